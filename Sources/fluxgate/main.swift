@@ -1,0 +1,1 @@
+print("fluxgate: not built yet")

@@ -1,0 +1,6 @@
+import Testing
+@testable import MQTT
+
+@Suite struct MQTTSmokeTests {
+    @Test func moduleLinks() { #expect(Bool(true)) }
+}

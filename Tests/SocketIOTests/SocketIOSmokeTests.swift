@@ -1,0 +1,6 @@
+import Testing
+@testable import SocketIO
+
+@Suite struct SocketIOSmokeTests {
+    @Test func moduleLinks() { #expect(Bool(true)) }
+}
