@@ -109,7 +109,7 @@ var targets: [Target] = [
     // Test support: real mosquitto brokers and dev Kafka clusters on free loopback ports.
     .target(
         name: "FluxgateTesting",
-        dependencies: ["Kafka", "MQTT", nioPosix, logging],
+        dependencies: [logging],
         swiftSettings: swiftSettings
     ),
 
