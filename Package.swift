@@ -152,6 +152,7 @@ let products: [Product] =
     + product({ .library(name: $0, targets: $1) }, "SocketIO", "SocketIO")
     + product({ .library(name: $0, targets: $1) }, "Kafka", "Kafka")
     + product({ .library(name: $0, targets: $1) }, "MQTT", "MQTT")
+    + product({ .library(name: $0, targets: $1) }, "Telemetry", "Telemetry")
 
 let package = Package(
     name: "fluxgate",

@@ -1,0 +1,1 @@
+// Load harness entry point: see the subcommands.
