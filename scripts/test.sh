@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole Fluxgate test suite, from a fresh clone: installs what the tests need, builds, runs.
+# Tests start their own services (mosquitto on free loopback ports, the dev Kafka cluster
+# in-process) and stop them; nothing needs to be running beforehand.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/bootstrap.sh
+
+echo "== build"
+swift build --build-tests
+
+echo "== tests"
+swift test --skip-build
