@@ -92,14 +92,13 @@ var targets: [Target] = [
     ),
 
     // Executables.
-    .executableTarget(
-        name: "fluxgate",
-        dependencies: [
-            "Kafka", "MQTT", "Telemetry", "Ingress", "Windowing", "Hub", "Simulator", logging, metrics,
-            prometheus, lifecycle, argumentParser, yams,
-        ],
+    // The command line: subcommands, layered configuration (flag > environment > file > default).
+    .target(
+        name: "FluxgateCLI",
+        dependencies: [logging, lifecycle, argumentParser, yams],
         swiftSettings: swiftSettings
     ),
+    .executableTarget(name: "fluxgate", dependencies: ["FluxgateCLI", argumentParser], swiftSettings: swiftSettings),
     .executableTarget(
         name: "socketio-conformance",
         dependencies: ["SocketIO", hummingbird, logging, lifecycle],
@@ -122,6 +121,7 @@ var targets: [Target] = [
         swiftSettings: swiftSettings
     ),
     .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"], swiftSettings: swiftSettings),
+    .testTarget(name: "FluxgateCLITests", dependencies: ["FluxgateCLI"], swiftSettings: swiftSettings),
 ]
 
 // Development aid: `FLUXGATE_ONLY=Kafka,KafkaTests swift build` builds just those targets and

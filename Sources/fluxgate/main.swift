@@ -1,1 +1,4 @@
-print("fluxgate: not built yet")
+import ArgumentParser
+import FluxgateCLI
+
+await Fluxgate.main()
