@@ -1,0 +1,258 @@
+// A small live line chart on <canvas>: readings as a line, the rolling mean of the selected
+// stats window as a stepped line, its min..max as a band, alert thresholds as dashed lines.
+// Drawing is explicit (`draw(now)`), so a page can batch all charts into one animation frame.
+
+import { fmtValue } from "./util.js";
+
+const MARGIN = { left: 52, right: 10, top: 8, bottom: 20 };
+
+function cssVar(name, fallback) {
+  const v = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  return v || fallback;
+}
+
+/** 1-2-5 tick step for a range split into about `count` parts. */
+function niceStep(range, count) {
+  const raw = range / Math.max(1, count);
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const f = raw / mag;
+  return (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * mag;
+}
+
+export class LineChart {
+  /**
+   * @param canvas the <canvas>; its CSS box decides the size
+   * @param series a Series (readings of one metric)
+   * @param stats a StatsStore (stats windows of the same metric)
+   * @param spanMs visible time span, ending at `now`
+   */
+  constructor(canvas, series, stats, spanMs) {
+    this.canvas = canvas;
+    this.ctx = canvas.getContext("2d");
+    this.series = series;
+    this.stats = stats;
+    this.spanMs = spanMs;
+    this.window = null; // stats window shown; null: the shortest seen
+    this.thresholds = [];
+    this.colors = {
+      line: cssVar("--chart-line", "#4cc9f0"),
+      mean: cssVar("--chart-mean", "#ffd166"),
+      band: cssVar("--chart-band", "rgba(255,209,102,0.16)"),
+      grid: cssVar("--chart-grid", "rgba(255,255,255,0.08)"),
+      text: cssVar("--muted", "#9fb0c3"),
+      threshold: cssVar("--crit", "#ff4d5e"),
+    };
+    this.size = { w: 0, h: 0, dpr: 1 };
+    this.dirty = true;
+    new ResizeObserver(() => {
+      this.dirty = true;
+    }).observe(canvas);
+  }
+
+  /** The stats window drawn (explicit choice, else the shortest one available). */
+  shownWindow() {
+    const all = this.stats.windows();
+    return this.window && all.includes(this.window) ? this.window : all[0] || null;
+  }
+
+  resize() {
+    const dpr = window.devicePixelRatio || 1;
+    const w = Math.max(1, Math.round(this.canvas.clientWidth));
+    const h = Math.max(1, Math.round(this.canvas.clientHeight));
+    if (w !== this.size.w || h !== this.size.h || dpr !== this.size.dpr) {
+      this.canvas.width = Math.round(w * dpr);
+      this.canvas.height = Math.round(h * dpr);
+      this.size = { w, h, dpr };
+    }
+  }
+
+  draw(now) {
+    this.dirty = false;
+    this.resize();
+    const { w, h, dpr } = this.size;
+    const ctx = this.ctx;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, w, h);
+    const s = this.series;
+    const x0 = now - this.spanMs;
+    const plotW = w - MARGIN.left - MARGIN.right;
+    const plotH = h - MARGIN.top - MARGIN.bottom;
+    if (plotW < 20 || plotH < 20) return;
+
+    const first = s.lowerBound(x0);
+    const end = s.t.length;
+    const win = this.shownWindow();
+    const band = win ? this.stats.list(win).filter((r) => r.end > x0) : [];
+
+    // Y range from what is visible.
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let i = first; i < end; i++) {
+      const v = s.v[i];
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    for (const r of band) {
+      if (r.min < lo) lo = r.min;
+      if (r.max > hi) hi = r.max;
+    }
+    for (const t of this.thresholds) {
+      if (t < lo) lo = t;
+      if (t > hi) hi = t;
+    }
+    if (!Number.isFinite(lo)) {
+      ctx.fillStyle = this.colors.text;
+      ctx.font = "13px system-ui, sans-serif";
+      ctx.textAlign = "center";
+      ctx.fillText("waiting for data…", w / 2, h / 2);
+      return;
+    }
+    if (hi - lo < 1e-9) {
+      const pad = Math.abs(hi) * 0.05 || 1;
+      lo -= pad;
+      hi += pad;
+    }
+    const pad = (hi - lo) * 0.08;
+    lo -= pad;
+    hi += pad;
+
+    const X = (t) => MARGIN.left + ((t - x0) / this.spanMs) * plotW;
+    const Y = (v) => MARGIN.top + (1 - (v - lo) / (hi - lo)) * plotH;
+
+    // Grid and axis labels.
+    ctx.font = "11px system-ui, sans-serif";
+    ctx.fillStyle = this.colors.text;
+    ctx.strokeStyle = this.colors.grid;
+    ctx.lineWidth = 1;
+    ctx.textAlign = "right";
+    ctx.textBaseline = "middle";
+    const step = niceStep(hi - lo, Math.max(2, Math.floor(plotH / 40)));
+    ctx.beginPath();
+    for (let v = Math.ceil(lo / step) * step; v <= hi; v += step) {
+      const y = Math.round(Y(v)) + 0.5;
+      ctx.moveTo(MARGIN.left, y);
+      ctx.lineTo(w - MARGIN.right, y);
+      ctx.fillText(fmtValue(Math.abs(v) < step / 1e6 ? 0 : v), MARGIN.left - 6, y);
+    }
+    const minutes = this.spanMs / 60000;
+    const tStep = 60000 * (plotW / minutes < 45 ? (plotW / minutes < 22 ? 5 : 2) : 1);
+    ctx.textAlign = "center";
+    ctx.textBaseline = "top";
+    for (let t = Math.ceil(x0 / tStep) * tStep; t <= now; t += tStep) {
+      const x = Math.round(X(t)) + 0.5;
+      ctx.moveTo(x, MARGIN.top);
+      ctx.lineTo(x, MARGIN.top + plotH);
+      const d = new Date(t);
+      ctx.fillText(`${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`, x, MARGIN.top + plotH + 5);
+    }
+    ctx.stroke();
+
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(MARGIN.left, MARGIN.top, plotW, plotH);
+    ctx.clip();
+
+    // Min..max band and stepped mean of the selected window; the open window ends at the
+    // newest reading.
+    const lastT = Math.min(now, Number.isFinite(s.lastT) ? s.lastT : now);
+    if (band.length) {
+      ctx.fillStyle = this.colors.band;
+      ctx.beginPath();
+      for (const r of band) {
+        const xa = X(Math.max(r.start, x0));
+        const xb = X(Math.max(r.start, Math.min(r.end, lastT)));
+        ctx.rect(xa, Y(r.max), Math.max(1, xb - xa), Y(r.min) - Y(r.max));
+      }
+      ctx.fill();
+      ctx.strokeStyle = this.colors.mean;
+      ctx.lineWidth = 1.5;
+      ctx.beginPath();
+      let prevEnd = null;
+      for (const r of band) {
+        const xa = X(Math.max(r.start, x0));
+        const xb = X(Math.max(r.start, Math.min(r.end, lastT)));
+        const y = Y(r.mean);
+        if (prevEnd === r.start) ctx.lineTo(xa, y);
+        else ctx.moveTo(xa, y);
+        ctx.lineTo(xb, y);
+        prevEnd = r.end;
+      }
+      ctx.stroke();
+    }
+
+    // Thresholds.
+    if (this.thresholds.length) {
+      ctx.strokeStyle = this.colors.threshold;
+      ctx.lineWidth = 1;
+      ctx.setLineDash([6, 4]);
+      ctx.beginPath();
+      for (const t of this.thresholds) {
+        const y = Math.round(Y(t)) + 0.5;
+        ctx.moveTo(MARGIN.left, y);
+        ctx.lineTo(w - MARGIN.right, y);
+      }
+      ctx.stroke();
+      ctx.setLineDash([]);
+    }
+
+    // Readings. Many points per pixel column: draw each column's min..max (same picture, far
+    // fewer path segments). Long gaps (device silent) break the line.
+    const n = end - first;
+    if (n > 0) {
+      ctx.strokeStyle = this.colors.line;
+      ctx.lineWidth = 1.75;
+      ctx.lineJoin = "round";
+      ctx.beginPath();
+      const span = n > 1 ? s.t[end - 1] - s.t[first] : 0;
+      const gap = Math.max(5000, n > 1 ? (5 * span) / (n - 1) : 0);
+      let prevT = -Infinity;
+      if (n > plotW * 2) {
+        let col = -1;
+        let cmin = 0;
+        let cmax = 0;
+        const flush = () => {
+          if (col >= 0) {
+            ctx.lineTo(col + 0.5, Y(cmax));
+            ctx.lineTo(col + 0.5, Y(cmin));
+          }
+        };
+        for (let i = first; i < end; i++) {
+          const c = Math.floor(X(s.t[i]));
+          const v = s.v[i];
+          if (s.t[i] - prevT > gap) {
+            flush();
+            col = c;
+            cmin = cmax = v;
+            ctx.moveTo(c + 0.5, Y(v));
+          } else if (c !== col) {
+            flush();
+            col = c;
+            cmin = cmax = v;
+          } else {
+            if (v < cmin) cmin = v;
+            if (v > cmax) cmax = v;
+          }
+          prevT = s.t[i];
+        }
+        flush();
+      } else {
+        for (let i = first; i < end; i++) {
+          const x = X(s.t[i]);
+          const y = Y(s.v[i]);
+          if (s.t[i] - prevT > gap) ctx.moveTo(x, y);
+          else ctx.lineTo(x, y);
+          prevT = s.t[i];
+        }
+      }
+      ctx.stroke();
+      // The newest point.
+      const lx = X(s.t[end - 1]);
+      const ly = Y(s.v[end - 1]);
+      ctx.fillStyle = this.colors.line;
+      ctx.beginPath();
+      ctx.arc(lx, ly, 3, 0, Math.PI * 2);
+      ctx.fill();
+    }
+    ctx.restore();
+  }
+}
