@@ -61,8 +61,15 @@ var targets: [Target] = [
         name: "SocketIO",
         dependencies: [
             "CZlib", nioCore, nioLocks, logging, collections, hummingbird, hummingbirdWebSocket,
-            hummingbirdWSCompression,
+            hummingbirdWSCompression, nioPosix, .product(name: "NIOWebSocket", package: "swift-nio"),
         ],
+        swiftSettings: swiftSettings
+    ),
+
+    // Prometheus metrics, health and readiness, shared by every stage.
+    .target(
+        name: "Observability",
+        dependencies: [nioLocks, metrics, prometheus, hummingbird, logging],
         swiftSettings: swiftSettings
     ),
 
@@ -121,6 +128,11 @@ var targets: [Target] = [
         swiftSettings: swiftSettings
     ),
     .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"], swiftSettings: swiftSettings),
+    .testTarget(
+        name: "ObservabilityTests",
+        dependencies: ["Observability", .product(name: "HummingbirdTesting", package: "hummingbird")],
+        swiftSettings: swiftSettings
+    ),
     .testTarget(name: "FluxgateCLITests", dependencies: ["FluxgateCLI"], swiftSettings: swiftSettings),
 ]
 
