@@ -94,7 +94,7 @@ var targets: [Target] = [
     ),
     .target(
         name: "Simulator",
-        dependencies: ["Telemetry", "MQTT", logging, lifecycle],
+        dependencies: [yams, logging, lifecycle],
         swiftSettings: swiftSettings
     ),
 
@@ -133,6 +133,7 @@ var targets: [Target] = [
         dependencies: ["Observability", .product(name: "HummingbirdTesting", package: "hummingbird")],
         swiftSettings: swiftSettings
     ),
+    .testTarget(name: "SimulatorTests", dependencies: ["Simulator"], swiftSettings: swiftSettings),
     .testTarget(name: "FluxgateCLITests", dependencies: ["FluxgateCLI"], swiftSettings: swiftSettings),
 ]
 
