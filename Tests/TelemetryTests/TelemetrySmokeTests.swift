@@ -1,6 +1,0 @@
-import Testing
-@testable import Telemetry
-
-@Suite struct TelemetrySmokeTests {
-    @Test func moduleLinks() { #expect(Bool(true)) }
-}
