@@ -79,3 +79,10 @@ export function frameBatcher(fn) {
 export function deviceHref(id) {
   return `device.html?id=${encodeURIComponent(id)}`;
 }
+
+/** Updates every element carrying data-ago="<epoch ms>" under `root` to "… ago". */
+export function refreshAgo(root, now = Date.now()) {
+  for (const node of root.querySelectorAll("[data-ago]")) {
+    setText(node, fmtAgo(Number(node.dataset.ago), now));
+  }
+}
