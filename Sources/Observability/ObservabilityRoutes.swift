@@ -3,9 +3,10 @@ import Prometheus
 
 /// The operational endpoints every stage serves.
 ///
-/// - `GET /healthz`: 200 while the process runs and can answer (liveness).
-/// - `GET /readyz`: 200 when every registered part is ready, else 503 naming the parts that are
-///   not (readiness: take the instance out of rotation, do not restart it).
+/// - `GET /healthz`: `200 {"status":"ok"}` while the process can answer (liveness).
+/// - `GET /readyz`: `200 {"status":"ready","checks":{...}}` when every registered check is
+///   ok, else `503` with `"status":"not-ready"` and each failing check's short reason
+///   (readiness: take the instance out of rotation, do not restart it).
 /// - `GET /metrics`: the Prometheus text exposition of `registry`.
 public struct ObservabilityRoutes: Sendable {
     public let registry: PrometheusCollectorRegistry
@@ -21,18 +22,16 @@ public struct ObservabilityRoutes: Sendable {
         let registry = self.registry
         let readiness = self.readiness
         router.get("healthz") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
+            Self.json(.ok, #"{"status":"ok"}"#)
         }
         router.get("readyz") { _, _ in
-            let notReady = readiness.notReady
-            if readiness.isReady {
-                return Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ready\n")))
-            }
-            let reason = notReady.isEmpty ? "starting" : "not ready: " + notReady.joined(separator: ", ")
-            return Response(
-                status: .serviceUnavailable,
-                headers: [.contentType: "text/plain"],
-                body: .init(byteBuffer: ByteBuffer(string: reason + "\n"))
+            let ready = readiness.isReady
+            let checks = readiness.report.sorted { $0.key < $1.key }
+                .map { "\(Self.quoted($0.key)):\(Self.quoted($0.value))" }
+                .joined(separator: ",")
+            return Self.json(
+                ready ? .ok : .serviceUnavailable,
+                #"{"status":"\#(ready ? "ready" : "not-ready")","checks":{\#(checks)}}"#
             )
         }
         router.get("metrics") { _, _ in
@@ -45,5 +44,27 @@ public struct ObservabilityRoutes: Sendable {
                 body: .init(byteBuffer: ByteBuffer(bytes: bytes))
             )
         }
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ body: String) -> Response {
+        Response(
+            status: status,
+            headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(string: body))
+        )
+    }
+
+    /// A JSON string literal for check names and reasons (plain ASCII words in practice).
+    static func quoted(_ text: String) -> String {
+        var result = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": result += "\\\""
+            case "\\": result += "\\\\"
+            case _ where scalar.value < 0x20: result += "?"
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result + "\""
     }
 }

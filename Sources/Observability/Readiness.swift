@@ -2,36 +2,42 @@ import NIOConcurrencyHelpers
 
 /// Which parts of a stage are ready to do their work, for `/readyz`.
 ///
-/// Each long-running part registers under a name when it starts and reports readiness as it
-/// changes (connected to the broker, partitions assigned, listening). The stage is ready when
-/// every registered part is. Thread-safe: parts may report from any thread.
+/// Each long-running part registers a check under a name when it starts and reports as it
+/// changes (connected, partitions assigned, listening). The stage is ready when every
+/// registered check is `ok`. Thread-safe: parts may report from any thread.
 public final class Readiness: Sendable {
-    private let state = NIOLockedValueBox<[String: Bool]>([:])
+    /// Check name to `nil` when ok, or a short reason such as `joining` or `unreachable`.
+    private let checks = NIOLockedValueBox<[String: String?]>([:])
 
     public init() {}
 
-    /// Registers `component` as not ready yet (or resets it to not ready).
-    public func register(_ component: String) {
-        state.withLockedValue { $0[component] = false }
+    /// Registers `check` as not ready (`starting`), or resets it.
+    public func register(_ check: String) {
+        checks.withLockedValue { $0[check] = .some("starting") }
     }
 
-    /// Records whether `component` is ready; registers it if needed.
-    public func set(_ component: String, ready: Bool) {
-        state.withLockedValue { $0[component] = ready }
+    /// Marks `check` ready.
+    public func ready(_ check: String) {
+        checks.withLockedValue { $0[check] = .some(nil) }
     }
 
-    /// Removes `component`, e.g. when it has stopped on purpose.
-    public func remove(_ component: String) {
-        state.withLockedValue { _ = $0.removeValue(forKey: component) }
+    /// Marks `check` not ready with a short reason (`joining`, `unreachable`, `lagging`, ...).
+    public func notReady(_ check: String, reason: String) {
+        checks.withLockedValue { $0[check] = .some(reason) }
     }
 
-    /// The names of the registered parts that are not ready, sorted.
-    public var notReady: [String] {
-        state.withLockedValue { $0.filter { !$0.value }.keys.sorted() }
+    /// Removes `check`, e.g. when its part has stopped on purpose.
+    public func remove(_ check: String) {
+        checks.withLockedValue { _ = $0.removeValue(forKey: check) }
     }
 
-    /// True when every registered part is ready (and at least one is registered).
+    /// Every check with `ok` or its reason.
+    public var report: [String: String] {
+        checks.withLockedValue { $0.mapValues { $0 ?? "ok" } }
+    }
+
+    /// True when every registered check is ok and at least one is registered.
     public var isReady: Bool {
-        state.withLockedValue { !$0.isEmpty && $0.values.allSatisfy { $0 } }
+        checks.withLockedValue { !$0.isEmpty && $0.values.allSatisfy { $0 == nil } }
     }
 }

@@ -16,19 +16,24 @@ import Testing
         let readiness = Readiness()
         let routes = ObservabilityRoutes(registry: PrometheusCollectorRegistry(), readiness: readiness)
         try await app(routes).test(.router) { client in
-            try await client.execute(uri: "/healthz", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/healthz", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body) == #"{"status":"ok"}"#)
+            }
             // Nothing registered yet: starting, not ready.
             try await client.execute(uri: "/readyz", method: .get) { #expect($0.status == .serviceUnavailable) }
-            readiness.register("kafka-producer")
-            readiness.set("mqtt", ready: true)
+            readiness.register("kafka")
+            readiness.ready("mqtt")
             try await client.execute(uri: "/readyz", method: .get) { response in
                 #expect(response.status == .serviceUnavailable)
-                #expect(String(buffer: response.body).contains("kafka-producer"))
-                #expect(!String(buffer: response.body).contains("mqtt"))
+                #expect(String(buffer: response.body) == #"{"status":"not-ready","checks":{"kafka":"starting","mqtt":"ok"}}"#)
             }
-            readiness.set("kafka-producer", ready: true)
-            try await client.execute(uri: "/readyz", method: .get) { #expect($0.status == .ok) }
-            readiness.set("mqtt", ready: false)
+            readiness.ready("kafka")
+            try await client.execute(uri: "/readyz", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body) == #"{"status":"ready","checks":{"kafka":"ok","mqtt":"ok"}}"#)
+            }
+            readiness.notReady("mqtt", reason: "unreachable")
             try await client.execute(uri: "/readyz", method: .get) { #expect($0.status == .serviceUnavailable) }
         }
     }
