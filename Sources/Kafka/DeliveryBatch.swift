@@ -1,0 +1,132 @@
+import CRdKafka
+import NIOConcurrencyHelpers
+
+/// The records of one `send` call awaiting their delivery reports: one continuation per batch,
+/// not per record.
+///
+/// Each record's message opaque (`_private`) is the address of its slot in `slots`; every slot
+/// holds the batch's own address, so the delivery callback finds the batch and the record's
+/// index without any per-record allocation.
+///
+/// Ownership: the `send` call holds the batch strongly until every record has an outcome (its
+/// continuation resumes only then), so librdkafka holds unretained pointers; the callback
+/// touches the batch only before it completes the last outcome.
+final class DeliveryBatch: @unchecked Sendable {
+    struct Outcome {
+        var done = false
+        var error = RD_KAFKA_RESP_ERR_NO_ERROR
+        var partition: Int32 = -1
+        var offset: Int64 = -1
+        var timestamp: Int64 = -1
+        var failure: KafkaError?
+    }
+
+    let count: Int
+    private let slots: UnsafeMutablePointer<UnsafeMutableRawPointer>
+    /// Written under `lock`; read by the owner after `wait()` returns.
+    private let outcomes: UnsafeMutablePointer<Outcome>
+    private let lock = NIOLock()
+    private var remaining: Int
+    private var continuation: CheckedContinuation<Void, Never>?
+
+    init(count: Int) {
+        self.count = count
+        self.remaining = count
+        self.slots = .allocate(capacity: count)
+        self.outcomes = .allocate(capacity: count)
+        outcomes.initialize(repeating: Outcome(), count: count)
+        slots.initialize(repeating: UnsafeMutableRawPointer(bitPattern: 1)!, count: count)
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        for index in 0..<count {
+            slots[index] = me
+        }
+    }
+
+    deinit {
+        outcomes.deinitialize(count: count)
+        outcomes.deallocate()
+        slots.deallocate()
+    }
+
+    /// The message opaque for record `index`.
+    func opaque(for index: Int) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(slots + index)
+    }
+
+    /// Called from the delivery report callback (on the poll thread).
+    static func deliver(opaque: UnsafeMutableRawPointer, message: UnsafePointer<rd_kafka_message_t>) {
+        let slot = opaque.assumingMemoryBound(to: UnsafeMutableRawPointer.self)
+        let batch = Unmanaged<DeliveryBatch>.fromOpaque(slot.pointee).takeUnretainedValue()
+        let index = slot - batch.slots
+        var outcome = Outcome()
+        outcome.error = message.pointee.err
+        outcome.partition = message.pointee.partition
+        outcome.offset = message.pointee.offset
+        var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+        outcome.timestamp = rd_kafka_message_timestamp(message, &timestampType)
+        batch.complete(index, outcome)
+    }
+
+    /// Records a failure that happened before librdkafka took the record.
+    func fail(_ index: Int, _ error: KafkaError) {
+        var outcome = Outcome()
+        outcome.failure = error
+        complete(index, outcome)
+    }
+
+    /// Fails every record that has no outcome yet (shutdown gave up on them).
+    func failRemaining(_ error: KafkaError) {
+        for index in 0..<count {
+            var outcome = Outcome()
+            outcome.failure = error
+            complete(index, outcome)
+        }
+    }
+
+    private func complete(_ index: Int, _ outcome: Outcome) {
+        var outcome = outcome
+        outcome.done = true
+        let finished: CheckedContinuation<Void, Never>? = lock.withLock {
+            guard !outcomes[index].done else { return nil }
+            outcomes[index] = outcome
+            remaining -= 1
+            guard remaining == 0 else { return nil }
+            defer { continuation = nil }
+            return continuation
+        }
+        finished?.resume()
+    }
+
+    /// Waits until every record has an outcome.
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let done = lock.withLock {
+                if remaining == 0 { return true }
+                self.continuation = continuation
+                return false
+            }
+            if done { continuation.resume() }
+        }
+    }
+
+    /// The outcomes as results; call after `wait()`.
+    func results(for records: [KafkaProducerRecord]) -> [Result<KafkaDeliveryReport, KafkaError>] {
+        lock.withLock {
+            (0..<count).map { index in
+                let outcome = outcomes[index]
+                if let failure = outcome.failure { return .failure(failure) }
+                if outcome.error != RD_KAFKA_RESP_ERR_NO_ERROR {
+                    return .failure(KafkaError(rdKafka: outcome.error, context: "Record to \(records[index].topic) was not delivered"))
+                }
+                return .success(
+                    KafkaDeliveryReport(
+                        topic: records[index].topic,
+                        partition: Int(outcome.partition),
+                        offset: outcome.offset,
+                        timestamp: outcome.timestamp >= 0 ? outcome.timestamp : nil
+                    )
+                )
+            }
+        }
+    }
+}

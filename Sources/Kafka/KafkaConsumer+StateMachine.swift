@@ -1,0 +1,148 @@
+import DequeModule
+
+/// The consumer's shared state, kept in a lock; methods return what to do, and the caller does
+/// it (resume continuations, call librdkafka) after releasing the lock.
+struct ConsumerStateMachine {
+    enum Lifecycle {
+        case initial, running, closing, closed
+    }
+
+    typealias Reader = CheckedContinuation<Deque<KafkaConsumerRecord>?, Never>
+
+    /// Work that must run on the poll thread, with its failure path for when it cannot.
+    struct Command {
+        let run: @Sendable () -> Void
+        let fail: @Sendable (KafkaError) -> Void
+    }
+
+    let maxBuffered: Int
+    private(set) var lifecycle = Lifecycle.initial
+    private var buffer = Deque<KafkaConsumerRecord>()
+    private var reader: Reader?
+    private var commands: [Command] = []
+    /// Fetching is paused because the buffer is full.
+    private(set) var flowPaused = false
+    /// Partitions the app paused.
+    private(set) var userPaused = Set<KafkaTopicPartition>()
+
+    init(maxBuffered: Int) {
+        self.maxBuffered = maxBuffered
+    }
+
+    mutating func startRunning() -> Bool {
+        guard lifecycle == .initial else { return false }
+        lifecycle = .running
+        return true
+    }
+
+    /// Returns whether the poll thread must be woken.
+    mutating func requestClose() -> Bool {
+        switch lifecycle {
+        case .initial, .running:
+            lifecycle = .closing
+            return true
+        case .closing, .closed:
+            return false
+        }
+    }
+
+    // MARK: Records
+
+    /// Adds polled records; returns the waiting reader with the records to give it.
+    mutating func append(_ records: [KafkaConsumerRecord]) -> (Reader, Deque<KafkaConsumerRecord>)? {
+        guard lifecycle != .closed, !records.isEmpty else { return nil }
+        buffer.append(contentsOf: records)
+        guard let reader else { return nil }
+        self.reader = nil
+        defer { buffer = [] }
+        return (reader, buffer)
+    }
+
+    enum NextAction {
+        case records(Deque<KafkaConsumerRecord>, wakePoller: Bool)
+        case finished
+        case wait
+    }
+
+    /// The app wants records: hands over the whole buffer, or parks the reader.
+    mutating func next(_ continuation: Reader) -> NextAction {
+        if !buffer.isEmpty {
+            defer { buffer = [] }
+            return .records(buffer, wakePoller: flowPaused)
+        }
+        if lifecycle == .closed || lifecycle == .closing {
+            return .finished
+        }
+        reader = continuation
+        return .wait
+    }
+
+    mutating func cancelReader() -> Reader? {
+        defer { reader = nil }
+        return reader
+    }
+
+    /// Drops buffered records of partitions this consumer no longer reads or has moved.
+    mutating func dropBuffered(_ partitions: Set<KafkaTopicPartition>) {
+        guard !partitions.isEmpty else { return }
+        buffer.removeAll { partitions.contains($0.topicPartition) }
+    }
+
+    // MARK: Flow control
+
+    enum FlowAction {
+        case none, pause, resume
+    }
+
+    mutating func flowControl() -> FlowAction {
+        if !flowPaused && buffer.count >= maxBuffered {
+            flowPaused = true
+            return .pause
+        }
+        if flowPaused && buffer.count <= maxBuffered / 2 {
+            flowPaused = false
+            return .resume
+        }
+        return .none
+    }
+
+    mutating func userPause(_ partitions: [KafkaTopicPartition]) {
+        userPaused.formUnion(partitions)
+    }
+
+    mutating func userResume(_ partitions: [KafkaTopicPartition]) {
+        userPaused.subtract(partitions)
+    }
+
+    mutating func revoked(_ partitions: [KafkaTopicPartition]) {
+        let set = Set(partitions)
+        userPaused.subtract(set)
+        dropBuffered(set)
+    }
+
+    // MARK: Commands
+
+    /// Queues a command unless the consumer is closed.
+    mutating func enqueue(_ command: Command) -> Bool {
+        guard lifecycle != .closed else { return false }
+        commands.append(command)
+        return true
+    }
+
+    /// On the poll thread: the commands to run and whether to close.
+    mutating func takeCommands() -> (commands: [Command], close: Bool) {
+        defer { commands = [] }
+        return (commands, lifecycle == .closing)
+    }
+
+    /// After close: the reader to finish and the commands to fail.
+    mutating func closed() -> (Reader?, [Command]) {
+        lifecycle = .closed
+        buffer = []
+        defer {
+            reader = nil
+            commands = []
+        }
+        return (reader, commands)
+    }
+}

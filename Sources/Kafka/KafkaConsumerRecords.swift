@@ -1,0 +1,95 @@
+import DequeModule
+import NIOConcurrencyHelpers
+
+/// State shared by the consumer, its poll thread, its rebalance callback and its record
+/// sequence.
+final class ConsumerShared: Sendable {
+    let state: NIOLockedValueBox<ConsumerStateMachine>
+    let rebalanceContinuation: AsyncStream<KafkaRebalanceEvent>.Continuation
+    /// Asks the poll thread to look at its state now (`rd_kafka_queue_yield`); set once the
+    /// handle exists.
+    let wakePoller = NIOLockedValueBox<(@Sendable () -> Void)?>(nil)
+
+    init(maxBuffered: Int, rebalanceContinuation: AsyncStream<KafkaRebalanceEvent>.Continuation) {
+        self.state = NIOLockedValueBox(ConsumerStateMachine(maxBuffered: maxBuffered))
+        self.rebalanceContinuation = rebalanceContinuation
+    }
+
+    func wake() {
+        wakePoller.withLockedValue { $0 }?()
+    }
+
+    func requestClose() {
+        if state.withLockedValue({ $0.requestClose() }) {
+            wake()
+        }
+    }
+
+    /// The next records for the app, or `nil` once the consumer is closed or the task cancelled.
+    func nextBatch() async -> Deque<KafkaConsumerRecord>? {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: ConsumerStateMachine.Reader) in
+                if Task.isCancelled {
+                    continuation.resume(returning: nil)
+                    return
+                }
+                switch state.withLockedValue({ $0.next(continuation) }) {
+                case .records(let records, let wakePoller):
+                    if wakePoller { wake() }
+                    continuation.resume(returning: records)
+                case .finished:
+                    continuation.resume(returning: nil)
+                case .wait:
+                    break
+                }
+            }
+        } onCancel: {
+            state.withLockedValue { $0.cancelReader() }?.resume(returning: nil)
+        }
+    }
+}
+
+/// The records a ``KafkaConsumer`` reads, as an `AsyncSequence`. Iterate it from one task.
+///
+/// Buffering is bounded: when `maxBufferedRecords` wait unread, fetching pauses until the app
+/// has read half. Leaving the `for await` loop (or cancelling its task) closes the consumer:
+/// stored offsets are committed, the group is left, and `run()` returns.
+public struct KafkaConsumerRecords: AsyncSequence, Sendable {
+    public typealias Element = KafkaConsumerRecord
+    public typealias Failure = Never
+
+    let shared: ConsumerShared
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(lifetime: IteratorLifetime(shared: shared))
+    }
+
+    /// Iterates the records; closes the consumer when dropped.
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        public typealias Element = KafkaConsumerRecord
+        public typealias Failure = Never
+
+        let lifetime: IteratorLifetime
+        var local = Deque<KafkaConsumerRecord>()
+
+        public mutating func next() async -> KafkaConsumerRecord? {
+            if let record = local.popFirst() { return record }
+            guard let more = await lifetime.shared.nextBatch() else { return nil }
+            local = more
+            return local.popFirst()
+        }
+    }
+
+    /// Closes the consumer when the last copy of an iterator goes away.
+    final class IteratorLifetime: Sendable {
+        let shared: ConsumerShared
+
+        init(shared: ConsumerShared) {
+            self.shared = shared
+        }
+
+        deinit {
+            shared.requestClose()
+        }
+    }
+}

@@ -1,0 +1,282 @@
+import CRdKafka
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import ServiceLifecycle
+
+/// An idempotent Kafka producer. A ServiceLifecycle `Service`: `run()` owns the poll loop (a
+/// dedicated thread serving delivery reports) and flushes outstanding records on graceful
+/// shutdown. Keep `run()` going while you send.
+///
+/// ```swift
+/// let producer = try KafkaProducer(configuration: .init(bootstrapServers: ["localhost:9092"]), logger: logger)
+/// // in a ServiceGroup, or: async let _ = producer.run()
+/// let report = try await producer.send(KafkaProducerRecord(topic: "t", key: "d1", value: bytes))
+/// ```
+public final class KafkaProducer: Service, Sendable {
+    private let handle: RDKafkaHandle
+    private let configuration: KafkaProducerConfiguration
+    private let logger: Logger
+    private let state = NIOLockedValueBox(ProducerStateMachine())
+    /// `rd_kafka_topic_t` handles by name, created on first use and destroyed in `deinit`.
+    private let topics = NIOLockedValueBox([String: TopicHandle]())
+
+    struct TopicHandle: @unchecked Sendable {
+        let pointer: OpaquePointer
+    }
+
+    /// Creates a producer; nothing is sent until you call `send`, and nothing is delivered
+    /// until `run()` runs.
+    public init(configuration: KafkaProducerConfiguration, logger: Logger) throws(KafkaError) {
+        if configuration.bootstrapServers.isEmpty {
+            throw KafkaError(code: .configuration, message: "bootstrapServers is empty: name at least one broker host:port.")
+        }
+        self.configuration = configuration
+        self.logger = logger
+        self.handle = try RDKafkaHandle(
+            type: RD_KAFKA_PRODUCER,
+            properties: configuration.properties,
+            context: RDKafkaContext(logger: logger)
+        ) { conf in
+            rd_kafka_conf_set_dr_msg_cb(conf) { _, message, _ in
+                guard let message, let opaque = message.pointee._private else { return }
+                DeliveryBatch.deliver(opaque: opaque, message: message)
+            }
+        }
+    }
+
+    deinit {
+        for topic in topics.withLockedValue({ $0.values }) {
+            rd_kafka_topic_destroy(topic.pointer)
+        }
+        // `handle` is destroyed after this (rd_kafka_destroy).
+    }
+
+    // MARK: - Service
+
+    /// Serves delivery reports on a dedicated thread until graceful shutdown or cancellation,
+    /// then flushes (up to `flushTimeout`) and fails what is still outstanding.
+    public func run() async throws {
+        guard state.withLockedValue({ $0.startRunning() }) else {
+            throw KafkaError(code: .alreadyRunning, message: "KafkaProducer.run() was called twice; call it once.")
+        }
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                _ = await runOnDedicatedThread(name: "kafka-producer-poll") { () -> Result<Void, Never> in
+                    self.pollLoop()
+                    return .success(())
+                }
+            } onGracefulShutdown: {
+                self.requestStop()
+            }
+        } onCancel: {
+            self.requestStop()
+        }
+    }
+
+    private func requestStop() {
+        let waiters = state.withLockedValue { $0.requestStop() }
+        for waiter in waiters {
+            waiter.resume(returning: .stop(.shutDown("Sending a record")))
+        }
+        rd_kafka_yield(handle.pointer)
+    }
+
+    private func pollLoop() {
+        logger.debug("Kafka producer poll loop started")
+        while true {
+            let events = rd_kafka_poll(handle.pointer, 100)
+            let (waiters, exit) = state.withLockedValue { $0.polled(events: events) }
+            for waiter in waiters {
+                waiter.resume(returning: .retry)
+            }
+            if exit { break }
+        }
+        let flushResult = rd_kafka_flush(handle.pointer, Int32(configuration.flushTimeout.milliseconds))
+        if flushResult != RD_KAFKA_RESP_ERR_NO_ERROR {
+            let left = rd_kafka_outq_len(handle.pointer)
+            logger.warning(
+                "Kafka producer shutdown: \(left) records not delivered within the flush timeout; they fail with a purge error",
+                metadata: ["kafka.error": "\(KafkaError.Code.rdkafka(flushResult))"]
+            )
+            rd_kafka_purge(handle.pointer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT)
+            let deadline = ContinuousClock.now + .seconds(5)
+            while rd_kafka_outq_len(handle.pointer) > 0 && ContinuousClock.now < deadline {
+                rd_kafka_poll(handle.pointer, 50)
+            }
+        }
+        let abandoned = state.withLockedValue { $0.stopped() }
+        for batch in abandoned {
+            batch.failRemaining(.shutDown("Delivering a record"))
+        }
+        logger.debug("Kafka producer poll loop stopped")
+    }
+
+    // MARK: - Sending
+
+    /// Sends one record and returns once the broker confirmed it.
+    ///
+    /// - Throws: `KafkaError` if the record was not delivered (e.g. `rdkafka._MSG_TIMED_OUT`
+    ///   after `deliveryTimeout`, or `kafka.shut-down`).
+    public func send(_ record: KafkaProducerRecord) async throws(KafkaError) -> KafkaDeliveryReport {
+        let results = try await send(batch: [record])
+        return try results[0].get()
+    }
+
+    /// Enqueues every record without waiting for each, then returns once every record has a
+    /// delivery report, in the order of `records`.
+    ///
+    /// When the client queue is full (`maxQueuedRecords`), enqueuing waits for delivery
+    /// reports to free space: backpressure, never a drop. Records already handed to librdkafka
+    /// are always awaited, even if the task is cancelled; records not yet handed over then fail
+    /// with `kafka.cancelled`.
+    ///
+    /// - Throws: `kafka.shut-down` if the producer has stopped (nothing was sent).
+    public func send(batch records: [KafkaProducerRecord]) async throws(KafkaError) -> [Result<KafkaDeliveryReport, KafkaError>] {
+        if records.isEmpty { return [] }
+        let batch = DeliveryBatch(count: records.count)
+        guard state.withLockedValue({ $0.beginSend(batch) }) else {
+            throw .shutDown("Sending records")
+        }
+        var index = 0
+        var seenGeneration: UInt64?
+        var cachedTopic: (name: String, handle: OpaquePointer)?
+        while index < records.count {
+            let record = records[index]
+            let topicHandle: OpaquePointer
+            if let cachedTopic, cachedTopic.name == record.topic {
+                topicHandle = cachedTopic.handle
+            } else if let handle = self.topicHandle(record.topic) {
+                topicHandle = handle
+                cachedTopic = (record.topic, handle)
+            } else {
+                batch.fail(index, KafkaError(code: .invalidArgument, message: "Topic name \(record.topic) is not valid."))
+                index += 1
+                continue
+            }
+            let error = enqueue(record, topic: topicHandle, opaque: batch.opaque(for: index))
+            if error == RD_KAFKA_RESP_ERR_NO_ERROR {
+                index += 1
+                seenGeneration = nil
+            } else if error == RD_KAFKA_RESP_ERR__QUEUE_FULL {
+                guard let seen = seenGeneration else {
+                    // Read the generation, then retry once: space freed after this read wakes us.
+                    seenGeneration = state.withLockedValue { $0.capacityGeneration }
+                    continue
+                }
+                seenGeneration = nil
+                if case .stop(let reason) = await waitForCapacity(seen: seen) {
+                    for remaining in index..<records.count {
+                        batch.fail(remaining, reason)
+                    }
+                    break
+                }
+            } else {
+                batch.fail(index, KafkaError(rdKafka: error, context: "Record to \(record.topic) was not accepted"))
+                index += 1
+            }
+        }
+        state.withLockedValue { $0.endSend() }
+        await batch.wait()
+        state.withLockedValue { $0.finishedBatch(batch) }
+        return batch.results(for: records)
+    }
+
+    private func waitForCapacity(seen: UInt64) async -> ProducerStateMachine.CapacityOutcome {
+        let id = state.withLockedValue { $0.makeWaiterID() }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: ProducerStateMachine.Waiter) in
+                if Task.isCancelled {
+                    continuation.resume(returning: .stop(.cancelled("Waiting for producer queue space")))
+                    return
+                }
+                let immediate = state.withLockedValue {
+                    $0.waitForCapacity(seen: seen, id: id, continuation: continuation)
+                }
+                if let immediate {
+                    continuation.resume(returning: immediate)
+                }
+            }
+        } onCancel: {
+            let waiter = state.withLockedValue { $0.cancelWaiter(id: id) }
+            waiter?.resume(returning: .stop(.cancelled("Waiting for producer queue space")))
+        }
+    }
+
+    private func topicHandle(_ name: String) -> OpaquePointer? {
+        topics.withLockedValue { topics in
+            if let existing = topics[name] { return existing.pointer }
+            guard !name.isEmpty, let created = rd_kafka_topic_new(handle.pointer, name, nil) else { return nil }
+            topics[name] = TopicHandle(pointer: created)
+            return created
+        }
+    }
+
+    /// Hands one record to librdkafka (copying its bytes); non-blocking.
+    private func enqueue(_ record: KafkaProducerRecord, topic: OpaquePointer, opaque: UnsafeMutableRawPointer) -> rd_kafka_resp_err_t {
+        let partition = record.partition.map { Int32(clamping: $0) } ?? RD_KAFKA_PARTITION_UA
+        if record.headers.isEmpty && record.timestamp == nil {
+            // Fast path: the classic API needs no allocation per record.
+            let result = record.value.withUnsafeBytes { value in
+                withOptionalBytes(record.key) { key in
+                    rd_kafka_produce(
+                        topic, partition, RD_KAFKA_MSG_F_COPY,
+                        UnsafeMutableRawPointer(mutating: value.baseAddress), value.count,
+                        key?.baseAddress, key?.count ?? 0,
+                        opaque
+                    )
+                }
+            }
+            return result == 0 ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_last_error()
+        }
+        let headers = rd_kafka_headers_new(record.headers.count)
+        for header in record.headers {
+            header.value.withUnsafeBytes { value in
+                _ = rd_kafka_header_add(headers, header.key, -1, value.baseAddress, value.count)
+            }
+        }
+        let error: OpaquePointer? = record.value.withUnsafeBytes { value in
+            withOptionalBytes(record.key) { key in
+                var values = [rd_kafka_vu_t](repeating: rd_kafka_vu_t(), count: 7)
+                values[0].vtype = RD_KAFKA_VTYPE_RKT
+                values[0].u.rkt = topic
+                values[1].vtype = RD_KAFKA_VTYPE_PARTITION
+                values[1].u.i32 = partition
+                values[2].vtype = RD_KAFKA_VTYPE_VALUE
+                values[2].u.mem.ptr = UnsafeMutableRawPointer(mutating: value.baseAddress)
+                values[2].u.mem.size = value.count
+                values[3].vtype = RD_KAFKA_VTYPE_KEY
+                values[3].u.mem.ptr = key.flatMap { UnsafeMutableRawPointer(mutating: $0.baseAddress) }
+                values[3].u.mem.size = key?.count ?? 0
+                values[4].vtype = RD_KAFKA_VTYPE_MSGFLAGS
+                values[4].u.i = RD_KAFKA_MSG_F_COPY
+                values[5].vtype = RD_KAFKA_VTYPE_OPAQUE
+                values[5].u.ptr = opaque
+                values[6].vtype = RD_KAFKA_VTYPE_HEADERS
+                values[6].u.headers = headers
+                if let timestamp = record.timestamp {
+                    var stamp = rd_kafka_vu_t()
+                    stamp.vtype = RD_KAFKA_VTYPE_TIMESTAMP
+                    stamp.u.i64 = timestamp
+                    values.append(stamp)
+                }
+                return rd_kafka_produceva(handle.pointer, values, values.count)
+            }
+        }
+        guard let error else { return RD_KAFKA_RESP_ERR_NO_ERROR }
+        // On failure the headers were not taken over.
+        rd_kafka_headers_destroy(headers)
+        let code = rd_kafka_error_code(error)
+        rd_kafka_error_destroy(error)
+        return code
+    }
+}
+
+/// Calls `body` with the bytes of `bytes`, or with `nil`.
+@inline(__always)
+func withOptionalBytes<R>(_ bytes: [UInt8]?, _ body: (UnsafeRawBufferPointer?) -> R) -> R {
+    if let bytes {
+        return bytes.withUnsafeBytes { body($0) }
+    }
+    return body(nil)
+}
