@@ -249,6 +249,11 @@ async def cmd_smoke(args):
         await hub.post("/dev/disconnect")
         c.check(await b.wait_for("document.querySelector('.toasts').textContent.includes('history reloaded')", 15),
                 "device: reconnected and reloaded history")
+        await b.eval("document.querySelector('.toasts').replaceChildren()")
+        await hub.post("/dev/disconnect?server=1")
+        c.check(await b.wait_for("document.querySelector('.toasts').textContent.includes('history reloaded')", 15),
+                "device: came back after a server-side disconnect")
+        await b.eval("document.querySelector('.toasts').replaceChildren()")
         await hub.post("/dev/history-lost")
         c.check(await b.wait_for("document.querySelector('.toasts').textContent.includes('Some events were lost')", 10),
                 "device: history-lost reloads history")
@@ -257,8 +262,10 @@ async def cmd_smoke(args):
 
         # Alerts page.
         await b.goto(f"{hub.url}alerts.html")
-        c.check(await b.wait_for("document.querySelectorAll('#col-acknowledged .alert').length >= 1"),
-                "alerts: the acknowledged alert is listed")
+        if active:  # acknowledged, or cleared since (then it says who acknowledged it)
+            c.check(await b.wait_for(f"document.querySelector('#col-acknowledged .alert[data-id=\"{active[0]['id']}\"], "
+                                     f"#col-cleared .alert[data-id=\"{active[0]['id']}\"]')?.textContent.includes('ack:')"),
+                    "alerts: the acknowledged alert is listed with who acknowledged it")
         c.check(await b.wait_for("document.querySelectorAll('#col-cleared .alert').length >= 1"),
                 "alerts: cleared alerts listed")
         await b.shot(out / "alerts-1280.png")

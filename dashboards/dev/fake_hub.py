@@ -11,7 +11,8 @@ not a test double for the real hub.
 It listens on 127.0.0.1 only, prints its URL as the first line on stdout and stops by itself
 after --seconds. Extra endpoints for poking the dashboards (fake hub only):
     POST /dev/history-lost   emit `history-lost` {"devices":["*"]} to every client
-    POST /dev/disconnect     drop every Socket.IO connection (clients reconnect by themselves)
+    POST /dev/disconnect     drop every connection like a network failure (clients reconnect)
+    POST /dev/disconnect?server=1   disconnect every socket from the server side instead
 """
 from __future__ import annotations
 
@@ -350,6 +351,19 @@ def build(args):
     sio = socketio.AsyncServer(async_mode="aiohttp", cors_allowed_origins=[], max_http_buffer_size=100_000)
     app = web.Application()
     sio.attach(app)
+    # Remember every WebSocket so /dev/disconnect can cut them like a network failure would.
+    sockets: set = set()
+    base_ws = sio.eio._async["websocket"]
+
+    class TrackedWebSocket(base_ws):
+        async def __call__(self, environ):
+            sockets.add(self)
+            try:
+                return await super().__call__(environ)
+            finally:
+                sockets.discard(self)
+
+    sio.eio._async = dict(sio.eio._async, websocket=TrackedWebSocket)
     fleet = Fleet(sio, args)
     fleet.backfill(now_ms())
 
@@ -528,11 +542,19 @@ def build(args):
         await sio.emit("history-lost", {"devices": ["*"], "reason": "other"})
         return json_response({"ok": True})
 
-    async def dev_disconnect(_):
-        sids = list(sio.manager.rooms.get("/", {}).get(None, {}).keys())
-        for sid in sids:
-            await sio.disconnect(sid)
-        return json_response({"ok": True, "disconnected": len(sids)})
+    async def dev_disconnect(request):
+        # Default: close the Engine.IO transport (like a network drop; clients reconnect).
+        # ?server=1: a Socket.IO server-side disconnect ("io server disconnect").
+        if request.query.get("server"):
+            sids = list(sio.manager.rooms.get("/", {}).get(None, {}).keys())
+            for sid in sids:
+                await sio.disconnect(sid)
+            return json_response({"ok": True, "disconnected": len(sids)})
+        cut = list(sockets)
+        for ws in cut:
+            if ws._sock is not None:
+                await ws._sock.close()
+        return json_response({"ok": True, "disconnected": len(cut)})
 
     async def socket_io_js(_):
         if not SIO_JS.exists():

@@ -109,8 +109,18 @@ export class Hub {
       else if (!s.recovered) this.sync("resync");
     });
     s.on("disconnect", (reason) => {
-      // "io client disconnect" is ours; everything else reconnects by itself.
-      this.setState(reason === "io client disconnect" ? "closed" : "reconnecting", reason);
+      if (reason === "io client disconnect") {
+        this.setState("closed", reason);
+      } else if (reason === "io server disconnect") {
+        // The hub closed this socket on purpose (restart, eviction); the client does not
+        // retry by itself in that case, so come back after a short, jittered pause.
+        this.setState("reconnecting", "disconnected by the hub");
+        setTimeout(() => {
+          if (!s.connected && !s.active) s.connect();
+        }, 1000 + Math.random() * 2000);
+      } else {
+        this.setState("reconnecting", reason); // the client reconnects by itself
+      }
     });
     s.on("connect_error", (err) => {
       if (!s.active) {
