@@ -12,7 +12,3 @@ struct SeededGenerator: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
-
-extension Array where Element == UInt8 {
-    init(_ string: String) { self = Array(string.utf8) }
-}

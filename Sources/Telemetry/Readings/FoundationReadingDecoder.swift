@@ -9,8 +9,12 @@ import Foundation
 ///   (reported here as `invalid-json`), where ``ReadingDecoder`` says `bad-metric` in `metrics` and
 ///   ignores them in unknown fields.
 /// - Metrics come back sorted by name (Foundation dictionaries are unordered).
-/// - RFC 3339 parsing is Foundation's: it rolls invalid dates over (`02-30`, `:60`), needs upper
-///   case `T` and `Z`, and milliseconds are rounded from a `Double`.
+/// - Foundation's ISO 8601 parser is far more lenient than RFC 3339 (it takes `T2:24`, `+0:30`,
+///   `+1100`, and rolls `02-30` and `:60` over), so the shape and field ranges are checked here first;
+///   the conversion to epoch milliseconds is Foundation's (rounded from a `Double`). It needs upper
+///   case `T` and `Z`, which RFC 3339 does not.
+/// - Foundation's `JSONSerialization` on Linux is not correctly rounded for doubles (seen up to
+///   about 10 ulps off on long mantissas); ``ReadingDecoder`` is.
 public struct FoundationReadingDecoder: Sendable {
     /// The limits applied.
     public var limits: ReadingLimits
@@ -74,6 +78,9 @@ public struct FoundationReadingDecoder: Sendable {
         guard let raw else { throw ReadingRejection(.missingTimestamp, "the payload has no ts field") }
         let value: Int64
         if let text = raw as? String {
+            guard Self.hasRFC3339Shape(text) else {
+                throw ReadingRejection(.badTimestamp, "ts is not an RFC 3339 date-time")
+            }
             let style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
             guard let date = (try? Date(text, strategy: style)) ?? (try? Date(text, strategy: Date.ISO8601FormatStyle()))
             else { throw ReadingRejection(.badTimestamp, "ts is not an RFC 3339 date-time") }
@@ -87,6 +94,38 @@ public struct FoundationReadingDecoder: Sendable {
             throw ReadingRejection(.badTimestamp, "ts \(value) is out of range")
         }
         return value
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS[.f+](Z|±HH:MM)` with valid calendar fields (checked without Foundation).
+    static func hasRFC3339Shape(_ text: String) -> Bool {
+        let b = Array(text.utf8)
+        func digits(_ range: Range<Int>) -> Int? {
+            guard range.upperBound <= b.count else { return nil }
+            var v = 0
+            for i in range {
+                guard b[i] >= 48, b[i] <= 57 else { return nil }
+                v = v * 10 + Int(b[i] - 48)
+            }
+            return v
+        }
+        guard b.count >= 20, let y = digits(0..<4), let mo = digits(5..<7), let d = digits(8..<10),
+            let h = digits(11..<13), let mi = digits(14..<16), let s = digits(17..<19),
+            b[4] == 45, b[7] == 45, b[10] == 84, b[13] == 58, b[16] == 58,
+            (1...12).contains(mo), d >= 1, d <= RFC3339.daysInMonth(year: y, month: mo), h < 24, mi < 60, s < 60
+        else { return false }
+        var i = 19
+        if b[i] == 46 {
+            i += 1
+            let start = i
+            while i < b.count, b[i] >= 48, b[i] <= 57 { i += 1 }
+            guard i > start else { return false }
+        }
+        guard i < b.count else { return false }
+        if b[i] == 90 { return i + 1 == b.count }
+        guard b[i] == 43 || b[i] == 45, b.count == i + 6, let oh = digits(i + 1..<i + 3), b[i + 3] == 58,
+            let om = digits(i + 4..<i + 6), oh < 24, om < 60
+        else { return false }
+        return true
     }
 
     private static func isBool(_ number: NSNumber) -> Bool {

@@ -147,10 +147,13 @@ struct PayloadParser {
         } else if recordMode, scanner.stringEquals(key, "device") {
             if sawDevice { duplicate("device") }
             sawDevice = true
-            if scanner.peekKind() == .string, let id = DeviceID(scanner.string(try scanner.scanString())) {
-                device = id
+            var id: DeviceID?
+            if scanner.peekKind() == .string {
+                id = DeviceID(scanner.string(try scanner.scanString()))
             } else {
-                if scanner.peekKind() != .string { try scanner.skipValue(depth: 1) }
+                try scanner.skipValue(depth: 1)
+            }
+            if let id { device = id } else {
                 deviceError = ReadingRejection(.badDeviceID, "device must be a valid device id")
             }
         } else if scanner.stringEquals(key, "metrics") {
