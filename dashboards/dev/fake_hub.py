@@ -268,7 +268,7 @@ class Fleet:
                     self.window_emit(d, metric, name, w)
                 w = d.open[key] = Window(t - t % length, length)
             w.values.append(value)
-            if t - w.emitted_at >= 1000:  # updated windows: at most once a second
+            if self.live and t - w.emitted_at >= 1000:  # updated windows: at most once a second
                 self.window_emit(d, metric, name, w)
                 w.emitted_at = t
 

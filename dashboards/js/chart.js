@@ -4,7 +4,10 @@
 
 import { fmtValue } from "./util.js";
 
+// Margins and label size in CSS pixels at a 16 px root font; scaled with the root font size,
+// so labels grow on wall displays (app.css scales the root font with the viewport).
 const MARGIN = { left: 52, right: 10, top: 8, bottom: 20 };
+const LABEL_PX = 11;
 
 function cssVar(name, fallback) {
   const v = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
@@ -17,6 +20,14 @@ function niceStep(range, count) {
   const mag = 10 ** Math.floor(Math.log10(raw));
   const f = raw / mag;
   return (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * mag;
+}
+
+/** A tick value with as many decimals as the step needs (step 0.05 -> "3.15", step 200 -> "800"). */
+function tickLabel(v, step) {
+  if (Math.abs(v) < step / 1e6) return "0";
+  if (Math.abs(v) >= 1e5 || Math.abs(v) < 1e-4) return fmtValue(v);
+  const decimals = Math.min(6, Math.max(0, -Math.floor(Math.log10(step) + 1e-9)));
+  return v.toFixed(decimals);
 }
 
 export class LineChart {
@@ -43,6 +54,7 @@ export class LineChart {
       threshold: cssVar("--crit", "#ff4d5e"),
     };
     this.size = { w: 0, h: 0, dpr: 1 };
+    this.k = 1;
     this.dirty = true;
     new ResizeObserver(() => {
       this.dirty = true;
@@ -63,6 +75,7 @@ export class LineChart {
       this.canvas.width = Math.round(w * dpr);
       this.canvas.height = Math.round(h * dpr);
       this.size = { w, h, dpr };
+      this.k = Math.max(0.85, (parseFloat(getComputedStyle(document.documentElement).fontSize) || 16) / 16);
     }
   }
 
@@ -75,8 +88,11 @@ export class LineChart {
     ctx.clearRect(0, 0, w, h);
     const s = this.series;
     const x0 = now - this.spanMs;
-    const plotW = w - MARGIN.left - MARGIN.right;
-    const plotH = h - MARGIN.top - MARGIN.bottom;
+    const k = this.k;
+    const M = { left: MARGIN.left * k, right: MARGIN.right * k, top: MARGIN.top * k, bottom: MARGIN.bottom * k };
+    const font = `${Math.round(LABEL_PX * k)}px system-ui, sans-serif`;
+    const plotW = w - M.left - M.right;
+    const plotH = h - M.top - M.bottom;
     if (plotW < 20 || plotH < 20) return;
 
     const first = s.lowerBound(x0);
@@ -102,7 +118,7 @@ export class LineChart {
     }
     if (!Number.isFinite(lo)) {
       ctx.fillStyle = this.colors.text;
-      ctx.font = "13px system-ui, sans-serif";
+      ctx.font = font;
       ctx.textAlign = "center";
       ctx.fillText("waiting for data…", w / 2, h / 2);
       return;
@@ -116,11 +132,11 @@ export class LineChart {
     lo -= pad;
     hi += pad;
 
-    const X = (t) => MARGIN.left + ((t - x0) / this.spanMs) * plotW;
-    const Y = (v) => MARGIN.top + (1 - (v - lo) / (hi - lo)) * plotH;
+    const X = (t) => M.left + ((t - x0) / this.spanMs) * plotW;
+    const Y = (v) => M.top + (1 - (v - lo) / (hi - lo)) * plotH;
 
     // Grid and axis labels.
-    ctx.font = "11px system-ui, sans-serif";
+    ctx.font = font;
     ctx.fillStyle = this.colors.text;
     ctx.strokeStyle = this.colors.grid;
     ctx.lineWidth = 1;
@@ -130,9 +146,9 @@ export class LineChart {
     ctx.beginPath();
     for (let v = Math.ceil(lo / step) * step; v <= hi; v += step) {
       const y = Math.round(Y(v)) + 0.5;
-      ctx.moveTo(MARGIN.left, y);
-      ctx.lineTo(w - MARGIN.right, y);
-      ctx.fillText(fmtValue(Math.abs(v) < step / 1e6 ? 0 : v), MARGIN.left - 6, y);
+      ctx.moveTo(M.left, y);
+      ctx.lineTo(w - M.right, y);
+      ctx.fillText(tickLabel(v, step), M.left - 6, y);
     }
     const minutes = this.spanMs / 60000;
     const tStep = 60000 * (plotW / minutes < 45 ? (plotW / minutes < 22 ? 5 : 2) : 1);
@@ -140,16 +156,16 @@ export class LineChart {
     ctx.textBaseline = "top";
     for (let t = Math.ceil(x0 / tStep) * tStep; t <= now; t += tStep) {
       const x = Math.round(X(t)) + 0.5;
-      ctx.moveTo(x, MARGIN.top);
-      ctx.lineTo(x, MARGIN.top + plotH);
+      ctx.moveTo(x, M.top);
+      ctx.lineTo(x, M.top + plotH);
       const d = new Date(t);
-      ctx.fillText(`${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`, x, MARGIN.top + plotH + 5);
+      ctx.fillText(`${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`, x, M.top + plotH + 5);
     }
     ctx.stroke();
 
     ctx.save();
     ctx.beginPath();
-    ctx.rect(MARGIN.left, MARGIN.top, plotW, plotH);
+    ctx.rect(M.left, M.top, plotW, plotH);
     ctx.clip();
 
     // Min..max band and stepped mean of the selected window; the open window ends at the
@@ -188,8 +204,8 @@ export class LineChart {
       ctx.beginPath();
       for (const t of this.thresholds) {
         const y = Math.round(Y(t)) + 0.5;
-        ctx.moveTo(MARGIN.left, y);
-        ctx.lineTo(w - MARGIN.right, y);
+        ctx.moveTo(M.left, y);
+        ctx.lineTo(w - M.right, y);
       }
       ctx.stroke();
       ctx.setLineDash([]);

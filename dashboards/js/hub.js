@@ -239,7 +239,7 @@ function mountConnectionUI(hub) {
       else localStorage.removeItem(TOKEN_KEY);
       hub.reconnect();
     },
-  }, bannerText, input, el("button", { type: "submit" }, "Connect"));
+  }, bannerText, el("span", { class: "banner-form" }, input, el("button", { type: "submit" }, "Connect")));
   document.body.prepend(banner);
 
   const toasts = el("div", { class: "toasts" });
