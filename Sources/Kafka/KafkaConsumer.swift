@@ -185,16 +185,22 @@ public final class KafkaConsumer: Service, Sendable {
     }
 
     /// Moves the read position of assigned partitions to the first record with a timestamp at
-    /// or after `timestamp` (epoch ms), or to the end where there is none
-    /// (`rd_kafka_offsets_for_times`). Returns the offsets chosen (`-1` = end).
+    /// or after `timestamp` (epoch ms), or to the end where there is none. Returns the offsets
+    /// chosen (`-1` = end).
+    ///
+    /// Asks the brokers (`rd_kafka_offsets_for_times`). Where a broker answers "end" although
+    /// its last record is newer (the dev cluster cannot look up by time), the offset is found by
+    /// a binary search over the records, assuming timestamps grow with offsets.
     @discardableResult
     public func seek(_ partitions: [KafkaTopicPartition], toTimestamp timestamp: Int64) async throws(KafkaError) -> [KafkaTopicPartition: Int64] {
-        try await onPollThread { () throws(KafkaError) -> [KafkaTopicPartition: Int64] in
+        let handle = self.handle
+        let lookup = TimestampLookup(bootstrapServers: configuration.bootstrapServers, logger: logger)
+        let offsets = try await runBlocking(name: "kafka-offsets-for-times") { () throws(KafkaError) -> [KafkaTopicPartition: Int64] in
             let list = RDKafkaTopicPartitionList(capacity: partitions.count)
             for partition in partitions {
                 list.add(partition, offset: timestamp)
             }
-            let error = rd_kafka_offsets_for_times(self.handle.pointer, list.pointer, 10_000)
+            let error = rd_kafka_offsets_for_times(handle.pointer, list.pointer, 10_000)
             if error != RD_KAFKA_RESP_ERR_NO_ERROR {
                 throw KafkaError(rdKafka: error, context: "Looking up offsets for timestamp \(timestamp)")
             }
@@ -203,11 +209,18 @@ public final class KafkaConsumer: Service, Sendable {
                 if entry.error != RD_KAFKA_RESP_ERR_NO_ERROR {
                     throw KafkaError(rdKafka: entry.error, context: "Looking up the offset of \(entry.topicPartition) for timestamp \(timestamp)")
                 }
-                offsets[entry.topicPartition] = entry.offset
+                if entry.offset >= 0 {
+                    offsets[entry.topicPartition] = entry.offset
+                } else {
+                    offsets[entry.topicPartition] = try lookup.offset(of: entry.topicPartition, atOrAfter: timestamp) ?? -1
+                }
             }
-            try self.seekOnPollThread(offsets)
             return offsets
         }
+        try await onPollThread { () throws(KafkaError) in
+            try self.seekOnPollThread(offsets)
+        }
+        return offsets
     }
 
     /// The partitions currently assigned to this consumer.

@@ -1,0 +1,123 @@
+import Foundation
+import Kafka
+import Logging
+import NIOConcurrencyHelpers
+import Testing
+
+@Suite("Consumer groups and at-least-once delivery", .timeLimit(.minutes(2)))
+struct KafkaConsumerGroupTests {
+    let logger = makeTestLogger("kafka-group-test")
+
+    func groupConsumer(_ cluster: DevKafkaCluster, group: String, topic: String) throws -> KafkaConsumer {
+        var configuration = KafkaConsumerConfiguration(
+            bootstrapServers: cluster.bootstrapServerList,
+            consumptionStrategy: .group(id: group, topics: [topic])
+        )
+        configuration.sessionTimeout = .seconds(6)
+        configuration.heartbeatInterval = .milliseconds(500)
+        configuration.commitInterval = .milliseconds(500)
+        return try KafkaConsumer(configuration: configuration, logger: logger)
+    }
+
+    @Test("A second member triggers a rebalance that splits the partitions")
+    func rebalanceBetweenTwoConsumers() async throws {
+        let cluster = try DevKafkaCluster(brokerCount: 3, logger: logger)
+        defer { cluster.shutdown() }
+        try cluster.createTopic("grouped", partitions: 4)
+        let all = (0..<4).map { KafkaTopicPartition(topic: "grouped", partition: $0) }
+        let first = try groupConsumer(cluster, group: "g", topic: "grouped")
+        let second = try groupConsumer(cluster, group: "g", topic: "grouped")
+        let producer = try makeProducer(cluster, logger: logger)
+        let firstEvents = NIOLockedValueBox<[KafkaRebalanceEvent]>([])
+        let firstBox = RecordBox()
+        let secondBox = RecordBox()
+
+        try await whileRunning(producer) {
+            try await whileRunning(first) {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { await firstBox.collect(first) }
+                    group.addTask {
+                        for await event in first.rebalanceEvents {
+                            firstEvents.withLockedValue { $0.append(event) }
+                        }
+                    }
+                    // Alone, the first member gets every partition.
+                    try await waitUntil("first member assigned") {
+                        firstEvents.withLockedValue { $0.contains(.assigned(all)) }
+                    }
+                    try await whileRunning(second) {
+                        let secondAssigned = try await waitForRebalance(second.rebalanceEvents) {
+                            if case .assigned(let partitions) = $0 { return !partitions.isEmpty }
+                            return false
+                        }
+                        guard case .assigned(let secondPartitions) = secondAssigned else { return }
+                        try await waitUntil("first member revoked and reassigned") {
+                            let events = firstEvents.withLockedValue { $0 }
+                            guard events.contains(.revoked(all)), case .assigned(let last)? = events.last else { return false }
+                            return last != all
+                        }
+                        let firstPartitions = try await first.assignment()
+                        #expect(Set(firstPartitions).isDisjoint(with: secondPartitions))
+                        #expect(Set(firstPartitions).union(secondPartitions) == Set(all))
+                        #expect(!firstPartitions.isEmpty && !secondPartitions.isEmpty)
+
+                        // Records now flow to both members, each from its own partitions.
+                        try await withThrowingTaskGroup(of: Void.self) { readers in
+                            readers.addTask { await secondBox.collect(second) }
+                            let results = try await producer.send(batch: (0..<40).map {
+                                KafkaProducerRecord(topic: "grouped", partition: $0 % 4, key: "k\($0)", value: Array("k\($0)".utf8))
+                            })
+                            #expect(results.allSatisfy { (try? $0.get()) != nil })
+                            try await waitUntil("40 records over both members") {
+                                firstBox.count + secondBox.count >= 40
+                            }
+                            readers.cancelAll()
+                        }
+                        #expect(Set(firstBox.all.map(\.partition)).isSubset(of: firstPartitions.map(\.partition)))
+                        #expect(Set(secondBox.all.map(\.partition)).isSubset(of: secondPartitions.map(\.partition)))
+                        #expect(Set((firstBox.all + secondBox.all).map(\.keyString)).count == 40)
+                    }
+                    group.cancelAll()
+                }
+            }
+        }
+    }
+
+    @Test("Records not marked done are read again after a restart")
+    func atLeastOnce() async throws {
+        let cluster = try DevKafkaCluster(brokerCount: 1, logger: logger)
+        defer { cluster.shutdown() }
+        try cluster.createTopic("alo", partitions: 1)
+        let producer = try makeProducer(cluster, logger: logger)
+        _ = try await whileRunning(producer) {
+            try await producer.send(batch: numberedRecords(topic: "alo", prefix: "r", range: 0..<20))
+        }
+
+        let first = try groupConsumer(cluster, group: "alo-group", topic: "alo")
+        let firstRead = try await whileRunning(first) {
+            let records = try await readRecords(first, count: 20)
+            // Only the first ten are processed; the app stops before the rest.
+            try first.markDone(Array(records.prefix(10)))
+            return records
+        }
+        #expect(firstRead.map(\.offset) == Array(0..<20))
+        // run() returned: the consumer committed offset 10 and left the group.
+        #expect(throws: KafkaError.self) { try first.markDone(firstRead[15]) }
+
+        let second = try groupConsumer(cluster, group: "alo-group", topic: "alo")
+        let secondRead = try await whileRunning(second) {
+            try await readRecords(second, count: 10)
+        }
+        #expect(secondRead.map(\.offset) == Array(10..<20))
+        #expect(secondRead.map(\.keyString) == (10..<20).map { "r-\($0)" })
+    }
+}
+
+/// Polls `condition` every 20 ms until it holds.
+func waitUntil(_ what: String, timeout: Double = 30, _ condition: @escaping @Sendable () -> Bool) async throws {
+    let deadline = ContinuousClock.now + .seconds(timeout)
+    while !condition() {
+        if ContinuousClock.now > deadline { throw TestTimeout(what: what) }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+}
