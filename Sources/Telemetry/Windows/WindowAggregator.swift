@@ -1,0 +1,175 @@
+/// Windowing settings, with defaults that suit the demo fleet.
+public struct WindowingConfiguration: Sendable, Hashable, Codable {
+    /// The windows to compute. Default: tumbling 10 s and 1 min.
+    public var windows: [WindowSpec] = [.tumbling(.seconds(10)), .tumbling(.minutes(1))]
+    /// How far behind the newest event time of a device a reading may be and still count. Default 2 s.
+    public var allowedLateness = TimeSpan.seconds(2)
+    /// Extra wall-clock wait before windows of a silent device are closed by ``WindowAggregator/advance(now:)``.
+    /// Default 1 s.
+    public var idleGrace = TimeSpan.seconds(1)
+
+    /// The defaults.
+    public init() {}
+
+    /// Custom settings.
+    public init(windows: [WindowSpec], allowedLateness: TimeSpan = .seconds(2), idleGrace: TimeSpan = .seconds(1)) {
+        self.windows = windows
+        self.allowedLateness = allowedLateness
+        self.idleGrace = idleGrace
+    }
+}
+
+/// What ingesting one reading did.
+public struct WindowIngestResult: Sendable, Hashable {
+    /// Windows that closed because this reading advanced the device's watermark, in a stable order.
+    public var closed: [WindowStats] = []
+    /// How many of the reading's windows had already closed (its values are not in them).
+    public var lateWindows = 0
+    /// How many of the reading's windows took its values.
+    public var acceptedWindows = 0
+
+    /// Whether the reading was late for at least one of its windows (counted and flagged).
+    public var isLate: Bool { lateWindows > 0 }
+    /// Whether every window of the reading had closed, so it changed nothing (dead-letter it as `late-reading`).
+    public var isDropped: Bool { acceptedWindows == 0 }
+}
+
+/// Event-time windows per device with watermarks, as a pure, `Codable` state machine.
+///
+/// Semantics (docs/telemetry.md):
+/// - A device's watermark is `max event ts seen - allowedLateness` and never goes back.
+/// - A reading joins every window `[start, end)` that contains its `ts` and is still open
+///   (`end > watermark`); windows with `end <= watermark` have closed, and the reading is counted
+///   as late for them (``WindowIngestResult/lateWindows``) instead of being merged.
+/// - Windows close, emitting a `final` ``WindowStats`` per metric, when the watermark reaches their end.
+/// - ``advance(now:)`` moves silent devices on by wall clock: the watermark becomes at least
+///   `maxEventTs + (now - lastArrival) - allowedLateness - idleGrace`, assuming event time runs
+///   with the wall clock since the device's last reading.
+public struct WindowAggregator: Sendable, Codable {
+    /// Per-device state.
+    public struct DeviceState: Sendable, Hashable, Codable {
+        /// Newest event time seen.
+        public var maxEventTs: Int64 = .min
+        /// Wall clock of the newest arrival.
+        public var lastArrival: Int64 = .min
+        /// Windows with `end <= watermark` are closed.
+        public var watermark: Int64 = .min
+        /// Readings that were late for at least one window.
+        public var lateReadings: UInt64 = 0
+        /// Open windows: spec index, start, metric name -> statistics.
+        var open: [OpenWindow: [String: StatsAccumulator]] = [:]
+    }
+
+    struct OpenWindow: Sendable, Hashable, Codable, Comparable {
+        var spec: Int
+        var start: Int64
+
+        static func < (a: OpenWindow, b: OpenWindow) -> Bool { (a.spec, a.start) < (b.spec, b.start) }
+    }
+
+    /// The configuration.
+    public let configuration: WindowingConfiguration
+    /// State per device.
+    public private(set) var devices: [DeviceID: DeviceState] = [:]
+
+    /// Creates an empty aggregator.
+    public init(configuration: WindowingConfiguration = .init()) {
+        self.configuration = configuration
+    }
+
+    /// Readings that were late for at least one window, over all devices.
+    public var lateReadings: UInt64 { devices.values.reduce(0) { $0 + $1.lateReadings } }
+
+    /// Adds a reading that arrived at wall-clock `arrivedAt` (epoch ms), closing windows the new
+    /// watermark passes.
+    public mutating func ingest(_ reading: Reading, arrivedAt: Int64) -> WindowIngestResult {
+        var state = devices[reading.device] ?? DeviceState()
+        var result = WindowIngestResult()
+        for (index, spec) in configuration.windows.enumerated() {
+            for start in spec.starts(containing: reading.ts) {
+                if start + spec.size <= state.watermark {
+                    result.lateWindows += 1
+                    continue
+                }
+                result.acceptedWindows += 1
+                let key = OpenWindow(spec: index, start: start)
+                var metrics = state.open[key] ?? [:]
+                for metric in reading.metrics {
+                    metrics[metric.name, default: StatsAccumulator()].add(metric.value, ts: reading.ts)
+                }
+                state.open[key] = metrics
+            }
+        }
+        if result.isLate { state.lateReadings += 1 }
+        state.maxEventTs = max(state.maxEventTs, reading.ts)
+        state.lastArrival = max(state.lastArrival, arrivedAt)
+        let watermark = state.maxEventTs - configuration.allowedLateness.milliseconds
+        if watermark > state.watermark {
+            state.watermark = watermark
+            result.closed = close(&state, device: reading.device)
+        }
+        devices[reading.device] = state
+        return result
+    }
+
+    /// Moves the watermarks of silent devices on by wall clock `now` (epoch ms) and returns the
+    /// windows that closed, ordered by device, window and metric.
+    public mutating func advance(now: Int64) -> [WindowStats] {
+        var output: [WindowStats] = []
+        let lag = configuration.allowedLateness.milliseconds + configuration.idleGrace.milliseconds
+        for device in devices.keys.sorted() {
+            guard var state = devices[device], state.maxEventTs != .min, now > state.lastArrival else { continue }
+            let (silence, overflow) = now.subtractingReportingOverflow(state.lastArrival)
+            guard !overflow else { continue }
+            let projected = state.maxEventTs.addingReportingOverflow(silence).partialValue - lag
+            guard projected > state.watermark else { continue }
+            state.watermark = projected
+            output += close(&state, device: device)
+            devices[device] = state
+        }
+        return output
+    }
+
+    /// Live (not final) statistics of the open windows of `device`, ordered by window and metric.
+    public func openStatistics(device: DeviceID) -> [WindowStats] {
+        guard let state = devices[device] else { return [] }
+        return state.open.keys.sorted().flatMap { key in
+            state.open[key, default: [:]].sorted { $0.key < $1.key }.map { metric, stats in
+                WindowStats(
+                    device: device, metric: metric, spec: configuration.windows[key.spec], start: key.start,
+                    stats: stats, final: false)
+            }
+        }
+    }
+
+    /// Closes every open window (end of input, or a test); device watermarks are left as they were.
+    public mutating func closeAll() -> [WindowStats] {
+        var output: [WindowStats] = []
+        for device in devices.keys.sorted() {
+            guard var state = devices[device] else { continue }
+            output += emit(&state, device: device, keys: state.open.keys.sorted())
+            devices[device] = state
+        }
+        return output
+    }
+
+    private func close(_ state: inout DeviceState, device: DeviceID) -> [WindowStats] {
+        let due = state.open.keys.filter { $0.start + configuration.windows[$0.spec].size <= state.watermark }
+        guard !due.isEmpty else { return [] }
+        return emit(&state, device: device, keys: due.sorted())
+    }
+
+    private func emit(_ state: inout DeviceState, device: DeviceID, keys: [OpenWindow]) -> [WindowStats] {
+        var output: [WindowStats] = []
+        for key in keys {
+            guard let metrics = state.open.removeValue(forKey: key) else { continue }
+            for (metric, stats) in metrics.sorted(by: { $0.key < $1.key }) {
+                output.append(
+                    WindowStats(
+                        device: device, metric: metric, spec: configuration.windows[key.spec], start: key.start,
+                        stats: stats, final: true))
+            }
+        }
+        return output
+    }
+}
