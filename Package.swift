@@ -108,7 +108,7 @@ var targets: [Target] = [
     .executableTarget(name: "fluxgate", dependencies: ["FluxgateCLI", argumentParser], swiftSettings: swiftSettings),
     .executableTarget(
         name: "socketio-conformance",
-        dependencies: ["SocketIO", hummingbird, logging, lifecycle],
+        dependencies: ["SocketIO", hummingbird, hummingbirdWebSocket, logging, lifecycle],
         swiftSettings: swiftSettings
     ),
 
@@ -124,7 +124,7 @@ var targets: [Target] = [
     .testTarget(name: "MQTTTests", dependencies: ["MQTT", "FluxgateTesting"], swiftSettings: swiftSettings),
     .testTarget(
         name: "SocketIOTests",
-        dependencies: ["SocketIO", hummingbird, nioPosix],
+        dependencies: ["SocketIO", hummingbird, hummingbirdWebSocket, nioCore, nioPosix],
         swiftSettings: swiftSettings
     ),
     .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"], swiftSettings: swiftSettings),

@@ -167,9 +167,9 @@ public final class EngineIOServer: Sendable {
         guard query["EIO"] == "4" else { return .failure(.unsupportedProtocolVersion) }
         if let sid = query["sid"] {
             guard let session = session(id: sid) else { return .failure(.unknownSessionID) }
-            if transport == .websocket {
-                guard session.transport == .polling else { return .failure(.badRequest) }
-            } else if session.transport != .polling {
+            // A WebSocket for a session that cannot upgrade (any more) is accepted and then
+            // closed, as the reference server does.
+            if transport == .polling && session.transport != .polling {
                 return .failure(.badRequest)
             }
             return .success(Validated(transport: transport, session: session, query: query))
@@ -406,7 +406,10 @@ public final class EngineIOServer: Sendable {
     private func writeLoop(_ session: EngineIOSession, webSocketID: Int, outbound: WebSocketOutboundWriter) async {
         while let frames = await session.nextFrames(webSocketID: webSocketID) {
             do {
-                for frame in frames {
+                for (index, frame) in frames.enumerated() {
+                    // One packet per flush, like the reference server's one-write-in-flight
+                    // transport: let the previous write reach the socket first.
+                    if index > 0 { await Task.yield() }
                     switch frame {
                     case .text(let buffer):
                         try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: buffer)))

@@ -294,7 +294,7 @@ public final class EngineIOSession: Sendable {
 
     /// Waits for frames for a long-polling GET, or fails it.
     func poll() async -> Result<[EngineFrame], EngineIOError> {
-        enum Decision { case fail(EngineIOError), duplicate, frames([EngineFrame]), wait }
+        enum Decision { case fail(EngineIOError), duplicate, frames([EngineFrame]), wait, upgrading }
         if checkExpired() { return .failure(.unknownSessionID) }
         let frames: [EngineFrame]? = await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<[EngineFrame], Never>) in
@@ -302,7 +302,12 @@ public final class EngineIOSession: Sendable {
                     if state.closed { return .fail(.unknownSessionID) }
                     if state.transport != .polling { return .fail(.badRequest) }
                     if state.pollWaiter != nil { return .duplicate }
-                    if state.upgrade != .none { return .frames([.control(.noop)]) }
+                    if state.upgrade != .none {
+                        // Upgrading: park the poll briefly; it ends with a noop (or fails if
+                        // the upgrade completes meanwhile), as the reference's 100 ms check does.
+                        state.pollWaiter = continuation
+                        return .upgrading
+                    }
                     if !state.outbox.isEmpty { return .frames(state.drain()) }
                     state.pollWaiter = continuation
                     return .wait
@@ -311,6 +316,7 @@ public final class EngineIOSession: Sendable {
                 case .fail, .duplicate: continuation.resume(returning: [])
                 case .frames(let frames): continuation.resume(returning: frames)
                 case .wait: break
+                case .upgrading: scheduleUpgradeNoop()
                 }
             }
         } onCancel: {
@@ -331,6 +337,17 @@ public final class EngineIOSession: Sendable {
         // Overlapping polls: the reference closes the session (transport error).
         close(reason: .transportError)
         return .failure(.badRequest)
+    }
+
+    private func scheduleUpgradeNoop() {
+        eventLoop.scheduleTask(in: .milliseconds(100)) { [self] in
+            let waiter = state.withLockedValue { state -> CheckedContinuation<[EngineFrame], Never>? in
+                guard state.upgrade != .none else { return nil }
+                defer { state.pollWaiter = nil }
+                return state.pollWaiter
+            }
+            waiter?.resume(returning: [.control(.noop)])
+        }
     }
 
     /// Marks the start of a long-polling POST; only one may run at a time.
@@ -370,15 +387,16 @@ public final class EngineIOSession: Sendable {
 
     /// The client sent `2probe`: answer pending polls with a noop so the client can pause polling.
     func probeReceived(webSocketID: Int) -> Bool {
-        let result = state.withLockedValue { state -> (Bool, CheckedContinuation<[EngineFrame], Never>?) in
+        let ok = state.withLockedValue { state -> Bool in
             guard !state.closed, state.upgrade == .probing(webSocketID) || state.upgrade == .probed(webSocketID)
-            else { return (false, nil) }
+            else { return false }
             state.upgrade = .probed(webSocketID)
-            defer { state.pollWaiter = nil }
-            return (true, state.pollWaiter)
+            return true
         }
-        result.1?.resume(returning: [.control(.noop)])
-        return result.0
+        // A pending poll gets its noop after 100 ms unless the upgrade completes first (then
+        // it fails), like the reference server's upgrade check interval.
+        if ok { scheduleUpgradeNoop() }
+        return ok
     }
 
     /// The client sent `5`: WebSocket `webSocketID` becomes the transport.
@@ -393,7 +411,7 @@ public final class EngineIOSession: Sendable {
             state.pollWaiter = nil
             return (true, poll, state.deliverable())
         }
-        result.1?.resume(returning: [.control(.noop)])
+        result.1?.resume(returning: [])  // the poll is answered with 400: the session moved to WebSocket
         result.2?.run()
         return result.0
     }
