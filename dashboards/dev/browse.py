@@ -155,6 +155,36 @@ async def cmd_shot(args):
     return 0
 
 
+async def cmd_perf(args):
+    """Main-thread load of a live page: share of wall time spent in tasks, scripts, layout."""
+    w, h = (int(x) for x in args.size.split("x"))
+    async with Browser() as b:
+        await b.send("Performance.enable")
+        await b.size(w, h)
+        await b.goto(args.url)
+        await asyncio.sleep(args.wait)
+
+        async def sample():
+            m = await b.send("Performance.getMetrics")
+            return {x["name"]: x["value"] for x in m["metrics"]}
+
+        m0, t0 = await sample(), time.monotonic()
+        rates = []
+        for _ in range(int(args.seconds)):
+            await asyncio.sleep(1)
+            rates.append(await b.eval("parseInt(document.querySelector('.conn-rate')?.textContent) || 0"))
+        m1, t1 = await sample(), time.monotonic()
+        wall = t1 - t0
+        share = lambda k: 100 * (m1.get(k, 0) - m0.get(k, 0)) / wall  # noqa: E731
+        print(f"{args.url}: {wall:.1f} s, events/s median {sorted(rates)[len(rates) // 2]}, "
+              f"main thread busy {share('TaskDuration'):.1f}% (script {share('ScriptDuration'):.1f}%, "
+              f"layout {share('LayoutDuration'):.1f}%, style {share('RecalcStyleDuration'):.1f}%), "
+              f"JS heap {m1.get('JSHeapUsedSize', 0) / 1e6:.1f} MB, DOM nodes {int(m1.get('Nodes', 0))}")
+        for e in b.errors:
+            print("page error:", e, file=sys.stderr)
+    return 0
+
+
 # ---- smoke check ------------------------------------------------------------------------------
 
 class FakeHub:
@@ -313,12 +343,18 @@ def main():
     s.add_argument("--mobile", action="store_true", help="phone: 390x844, touch, 2x pixels")
     s.add_argument("--wait", type=float, default=4.0, help="seconds to let live data arrive")
     s.add_argument("--full", action="store_true", help="the whole page, not only the viewport")
+    f = sub.add_parser("perf", help="main-thread load of a live page over some seconds")
+    f.add_argument("url")
+    f.add_argument("--size", default="1920x1080")
+    f.add_argument("--wait", type=float, default=5.0, help="seconds before measuring")
+    f.add_argument("--seconds", type=float, default=10.0, help="seconds measured")
     m = sub.add_parser("smoke", help="start the fake hub and check every page in Chromium")
     m.add_argument("--out", default="/tmp/fluxgate-shots")
     args = p.parse_args()
     if args.cmd == "shot" and args.mobile and args.size == "1280x900":
         args.size = "390x844"
-    return asyncio.run(asyncio.wait_for(cmd_shot(args) if args.cmd == "shot" else cmd_smoke(args), 240))
+    run = {"shot": cmd_shot, "perf": cmd_perf, "smoke": cmd_smoke}[args.cmd]
+    return asyncio.run(asyncio.wait_for(run(args), 240))
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ HISTORY_MS = 10 * 60 * 1000
 KEEP_MS = 12 * 60 * 1000
 WINDOWS = (("10s", 10_000), ("1m", 60_000))
 OFFLINE_AFTER_MS = 8_000
+FLEET_EVENTS = {"reading", "stats", "alert", "device-status", "note"}
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".css": "text/css; charset=utf-8",
@@ -204,7 +205,7 @@ class Fleet:
         out, self.outbox = self.outbox, []
         for event, device, data in out:
             self.emitted[event] += 1
-            await self.sio.emit(event, data, to=[f"device:{device}", "fleet"])
+            await self.sio.emit(event, data, to=[f"device:{device}", "fleet", f"fleet:{event}"])
 
     # -- simulation -------------------------------------------------------------------------
     def backfill(self, end: int):
@@ -372,6 +373,12 @@ def build(args):
         bad = error("bad-request", "devices must be an array of 1..1000 device ids, or [\"*\"]")
         if not isinstance(devices, list) or not 1 <= len(devices) <= 1000:
             return None, bad
+        events = data.get("events")
+        if events is not None:
+            if devices != ["*"]:
+                return None, error("bad-request", "events is only allowed with [\"*\"]")
+            if not isinstance(events, list) or not set(events) <= FLEET_EVENTS:
+                return None, error("bad-request", f"events must be some of {sorted(FLEET_EVENTS)}")
         if devices == ["*"]:
             return devices, None
         if not all(isinstance(x, str) and DEVICE_ID.match(x) for x in devices):
@@ -395,8 +402,13 @@ def build(args):
         if err:
             return {"ok": False, "error": err}
         if devices == ["*"]:
-            await sio.enter_room(sid, "fleet")
-            return {"ok": True, "devices": devices}
+            events = data.get("events")
+            if events is None:
+                await sio.enter_room(sid, "fleet")
+                return {"ok": True, "devices": devices}
+            for event in events:
+                await sio.enter_room(sid, f"fleet:{event}")
+            return {"ok": True, "devices": devices, "events": events}
         for dev in devices:
             await sio.enter_room(sid, f"device:{dev}")
         if data.get("history", True) is not False:
@@ -413,7 +425,11 @@ def build(args):
         if err:
             return {"ok": False, "error": err}
         for dev in devices:
-            await sio.leave_room(sid, "fleet" if dev == "*" else f"device:{dev}")
+            if dev == "*":
+                for room in ["fleet", *(f"fleet:{e}" for e in FLEET_EVENTS)]:
+                    await sio.leave_room(sid, room)
+            else:
+                await sio.leave_room(sid, f"device:{dev}")
         return {"ok": True, "devices": devices}
 
     @sio.on("alert:ack")

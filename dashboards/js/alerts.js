@@ -59,7 +59,7 @@ const schedule = frameBatcher(render);
 setInterval(() => refreshAgo(document.body, hubNow()), 1000);
 
 async function sync() {
-  await hub.subscribe(["*"], false);
+  await hub.subscribe(["*"], { history: false, events: ["alert"] });
   const [open, cleared] = await Promise.all([
     apiGet("/api/alerts?state=active,acknowledged&limit=1000"),
     apiGet(`/api/alerts?state=cleared&limit=${CLEARED_SHOWN}`),

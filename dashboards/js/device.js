@@ -174,7 +174,9 @@ function render() {
   if (notesDirty) renderNotes();
 }
 
-const schedule = frameBatcher(render);
+// 4 redraws a second at most: a 10-minute chart moves about a pixel in between, and redraws
+// (canvas rasterisation) are what costs at high rates.
+const schedule = frameBatcher(render, 250);
 
 // The time axis slides: redraw everything once a second even when the device is quiet.
 setInterval(() => {

@@ -1,6 +1,6 @@
 // Fleet overview: every device with its status, latest values and open alerts, live.
 // On open / resync: GET /api/devices (all pages) + GET /api/alerts?state=active,acknowledged,
-// then subscribe ["*"] without history; live: reading, device-status, alert.
+// with subscribe ["*"] (no history, only these events) first; live: reading, device-status, alert.
 
 import { Hub, apiGet } from "./hub.js";
 import { AlertBook } from "./alerts-model.js";
@@ -40,7 +40,7 @@ const hubNow = () => Date.now() + clockOffset;
 function device(id) {
   let d = devices.get(id);
   if (!d) {
-    d = { id, status: "unknown", lastSeen: null, lastSeq: null, metrics: {}, card: null };
+    d = { id, status: "unknown", lastSeen: null, lastSeq: null, metrics: {}, card: null, visible: false };
     devices.set(id, d);
     orderKey = ""; // a new card must be placed
   }
@@ -93,7 +93,7 @@ function recount() {
 async function sync() {
   // Subscribe first so nothing between the snapshot and the subscription is missed; the
   // snapshot only ever moves values forward (onReading compares ts).
-  await hub.subscribe(["*"], false);
+  await hub.subscribe(["*"], { history: false, events: ["reading", "device-status", "alert"] });
   let after = null;
   const seen = new Set();
   do {
@@ -127,9 +127,20 @@ async function sync() {
 
 // ---- rendering ---------------------------------------------------------------------------
 
+// Only cards on screen are updated; a card scrolling into view is brought up to date.
+const visibility = new IntersectionObserver((entries) => {
+  for (const e of entries) {
+    const d = devices.get(e.target.dataset.id);
+    if (!d) continue;
+    d.visible = e.isIntersecting;
+    if (d.visible) dirty.add(d.id);
+  }
+  schedule();
+}, { rootMargin: "200px" });
+
 function buildCard(d) {
   const c = {
-    root: el("a", { class: "card", href: deviceHref(d.id) }),
+    root: el("a", { class: "card", href: deviceHref(d.id), dataset: { id: d.id } }),
     status: el("span", { class: "status" }),
     seen: el("span", { class: "muted num" }),
     badge: el("span", { class: "badge num", title: "active alerts" }),
@@ -142,6 +153,7 @@ function buildCard(d) {
     c.metrics,
   );
   d.card = c;
+  visibility.observe(c.root);
   return c;
 }
 
@@ -196,9 +208,9 @@ function render() {
   const now = hubNow();
   for (const id of dirty) {
     const d = devices.get(id);
-    if (d) renderCard(d, now);
+    if (d && (d.visible || !d.card)) renderCard(d, now);
   }
-  dirty.clear();
+  dirty.clear(); // hidden cards are updated when they come into view
   // Re-place cards only when membership or order may have changed ("seen" sort: every second).
   const key = `${view.q}|${view.filter}|${view.sort}|${devices.size}`;
   if (key !== orderKey) {
@@ -207,7 +219,7 @@ function render() {
     const wanted = list.map((d) => (d.card || buildCard(d)).root);
     const current = [...ui.fleet.children];
     if (wanted.length !== current.length || wanted.some((n, i) => n !== current[i])) {
-      for (const d of list) if (!d.card.cells.size) renderCard(d, now);
+      for (const d of list) renderCard(d, now); // placed cards are current, seen or not
       ui.fleet.replaceChildren(...wanted);
     }
     ui.empty.hidden = wanted.length > 0 || devices.size === 0;
@@ -222,11 +234,12 @@ function render() {
   setText(ui.n.alerts, open);
 }
 
-const schedule = frameBatcher(render);
+// 4 updates a second at most: enough to read, cheap with thousands of events a second.
+const schedule = frameBatcher(render, 250);
 
 // Refresh "seen … ago" once a second.
 setInterval(() => {
-  for (const id of devices.keys()) dirty.add(id);
+  for (const d of devices.values()) if (d.visible) dirty.add(d.id);
   if (view.sort === "seen") orderKey = "";
   schedule();
 }, 1000);

@@ -171,9 +171,15 @@ export class Hub {
     return ack;
   }
 
-  /** subscribe {"devices"} (docs/hub-api.md 1.3). */
-  subscribe(devices, history = true) {
-    return this.request("subscribe", history ? { devices } : { devices, history: false });
+  /**
+   * subscribe (docs/hub-api.md 1.3): `devices` ids or ["*"]; `history` false for none;
+   * `events` (with ["*"] only) to receive only those fleet-wide events.
+   */
+  subscribe(devices, { history = true, events } = {}) {
+    const payload = { devices };
+    if (!history) payload.history = false;
+    if (events) payload.events = events;
+    return this.request("subscribe", payload);
   }
 
   /** Reconnects with new credentials (token or operator name changed). */

@@ -62,16 +62,27 @@ export function param(name) {
   return new URLSearchParams(location.search).get(name);
 }
 
-/** Calls `fn` at most once per animation frame, however often `schedule()` is called. */
-export function frameBatcher(fn) {
+/**
+ * Calls `fn` in an animation frame, at most once per frame and at most once per `minIntervalMs`,
+ * however often `schedule()` is called; a call during the pause runs once when it ends (so the
+ * last change is always drawn).
+ */
+export function frameBatcher(fn, minIntervalMs = 0) {
   let pending = false;
+  let last = -Infinity;
+  const run = () => {
+    requestAnimationFrame((t) => {
+      pending = false;
+      last = t;
+      fn();
+    });
+  };
   return function schedule() {
     if (pending) return;
     pending = true;
-    requestAnimationFrame(() => {
-      pending = false;
-      fn();
-    });
+    const wait = last + minIntervalMs - performance.now();
+    if (wait > 4) setTimeout(run, wait);
+    else run();
   };
 }
 
