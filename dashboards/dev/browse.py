@@ -329,6 +329,21 @@ async def cmd_smoke(args):
         c.check(await b.wait_for("document.querySelector('.conn')?.dataset.state === 'live' && document.querySelectorAll('.card').length >= 11"),
                 "token: ?token= connects and loads the API")
         c.check(await b.eval("!location.search.includes('token')"), "token: removed from the address bar")
+    # A hub whose Kafka does not take acknowledgements: the error is shown next to the button.
+    async with FakeHub("--ack-error-rate", "1") as hub, Browser() as b:
+        await b.size(1280, 900)
+        active = (await hub.get("/api/alerts?state=active"))["alerts"]
+        if active:
+            await b.goto(f"{hub.url}device.html?id={active[0]['device']}")
+            await b.wait_for("document.querySelector('.alert[data-state=\"active\"] button')")
+            await b.eval("document.querySelector('.alert[data-state=\"active\"] button').click()")
+            c.check(await b.wait_for("document.querySelector('.alert .err')?.textContent.includes('unavailable')"),
+                    "ack error: the hub's error is shown next to the alert")
+            c.check(await b.eval("!document.querySelector('.alert[data-state=\"active\"] button').disabled"),
+                    "ack error: the button can be pressed again")
+            await b.shot(out / "device-ack-error.png")
+        else:
+            c.check(False, "ack error: no active alert to try")
     print(f"{'OK' if not c.failed else 'FAILED'}: screenshots in {out}")
     return 1 if c.failed else 0
 

@@ -352,7 +352,9 @@ async function sync(reason) {
 let hub;
 if (!ID_PATTERN.test(id)) {
   setText(ui.id, "No device");
-  setText(ui.historyState, "");
+  for (const node of [ui.historyState, ui.status, ui.seen, document.querySelector(".legend"), document.querySelector(".side")]) {
+    node.hidden = true;
+  }
   setText(ui.noData, "Open this page as device.html?id=<device id> (from the fleet overview).");
 } else {
   setText(ui.id, id);

@@ -14,6 +14,7 @@ const dirty = new Set();
 let openCounts = new Map();
 let clockOffset = 0; // hub clock - local clock, from the API's `ts`
 let orderKey = "";
+let synced = false; // the first snapshot arrived (before that, "no device" would be a lie)
 
 const ui = {
   fleet: document.getElementById("fleet"),
@@ -120,6 +121,7 @@ async function sync() {
   }
   const open = await apiGet("/api/alerts?state=active,acknowledged&limit=1000");
   alerts.replace(open.alerts);
+  synced = true;
   recount();
   orderKey = "";
   schedule();
@@ -222,7 +224,8 @@ function render() {
       for (const d of list) renderCard(d, now); // placed cards are current, seen or not
       ui.fleet.replaceChildren(...wanted);
     }
-    ui.empty.hidden = wanted.length > 0 || devices.size === 0;
+    ui.empty.hidden = wanted.length > 0 || !synced;
+    setText(ui.empty, devices.size === 0 ? "No device has reported yet." : "No device matches.");
   }
   let online = 0;
   for (const d of devices.values()) if (d.status === "online") online++;

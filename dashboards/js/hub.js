@@ -68,7 +68,9 @@ export async function apiGet(path) {
 export class Hub {
   constructor({ onSync }) {
     if (typeof io !== "function") {
-      throw new Error("the Socket.IO client did not load from /socket.io/socket.io.min.js");
+      const message = "The Socket.IO client did not load from /socket.io/socket.io.min.js; the hub must serve it.";
+      document.body.prepend(el("div", { class: "banner", role: "alert" }, message));
+      throw new Error(message);
     }
     this.onSync = onSync;
     this.token = readToken();
