@@ -1,0 +1,205 @@
+/// Evaluates alert rules per device and rule as a pure, `Codable` state machine.
+///
+/// Each device+rule pair is `inactive` -> `pending` (condition holds, waiting `for`) -> `active`
+/// (acknowledgeable) -> back to `inactive`, emitting ``AlertTransition`` values `active`,
+/// `acknowledged` and `cleared` (pending is internal). There is at most one active alert per
+/// device and rule.
+///
+/// - Metric rules run on readings in event-time order per device and rule: a reading whose `ts`
+///   is not newer than the last one evaluated for that rule is ignored (late, duplicate or
+///   replayed), which keeps replays and restarts from emitting contradictory transitions.
+/// - `for` is measured in event time: the alert activates on the first reading whose `ts` is at
+///   least `for` after the first reading of the current uninterrupted breach.
+/// - Rate rules compare consecutive in-order readings: `(v - v_prev) / (ts - ts_prev)` per second.
+/// - Offline rules use the caller's wall clock: ``advance(now:)`` activates once `now - lastArrival
+///   >= offline` (activation time `lastArrival + offline`, so ids do not depend on when `advance`
+///   runs); the next reading clears it. Only devices that have sent a reading are watched.
+public struct AlertEvaluator: Sendable, Codable {
+    enum Phase: Sendable, Hashable, Codable {
+        case inactive
+        case pending(since: Int64)
+        case active(id: String, since: Int64, acknowledged: Bool)
+    }
+
+    struct RuleState: Sendable, Hashable, Codable {
+        var phase = Phase.inactive
+        /// Event time of the last reading evaluated (metric rules).
+        var lastTs = Int64.min
+        /// Last metric value (rate rules) and last observed value (messages, acknowledgements).
+        var lastValue = Double.nan
+        var lastObserved = Double.nan
+        /// Wall clock of the last reading (offline rules).
+        var lastArrival = Int64.min
+    }
+
+    /// The rules, in file order.
+    public let rules: [AlertRule]
+    var states: [DeviceID: [String: RuleState]] = [:]
+
+    /// Creates an evaluator with no history.
+    public init(rules: [AlertRule]) {
+        self.rules = rules
+    }
+
+    /// Number of alerts currently active (acknowledged or not).
+    public var activeCount: Int {
+        states.values.reduce(0) { total, rules in
+            total + rules.values.filter { if case .active = $0.phase { true } else { false } }.count
+        }
+    }
+
+    /// The ids of the active alerts of `device`, by rule name.
+    public func activeAlerts(device: DeviceID) -> [String: String] {
+        var result: [String: String] = [:]
+        for (rule, state) in states[device] ?? [:] {
+            if case .active(let id, _, _) = state.phase { result[rule] = id }
+        }
+        return result
+    }
+
+    /// Evaluates a reading that arrived at wall clock `arrivedAt`; returns transitions in rule order.
+    public mutating func evaluate(_ reading: Reading, arrivedAt: Int64) -> [AlertTransition] {
+        var output: [AlertTransition] = []
+        var deviceStates = states[reading.device] ?? [:]
+        for rule in rules where rule.matches(reading.device) {
+            var state = deviceStates[rule.name] ?? RuleState()
+            if case .offline = rule.condition {
+                state.lastArrival = max(state.lastArrival, arrivedAt)
+                if case .active(let id, _, _) = state.phase {
+                    state.phase = .inactive
+                    output.append(
+                        transition(
+                            rule, reading.device, id: id, state: .cleared, value: 0, threshold: rule.condition.threshold,
+                            ts: arrivedAt, message: "\(reading.device) is reporting again"))
+                }
+                deviceStates[rule.name] = state
+                continue
+            }
+            guard let metric = rule.metric, let value = reading.value(of: metric), reading.ts > state.lastTs else { continue }
+            let previousTs = state.lastTs
+            let previousValue = state.lastValue
+            state.lastTs = reading.ts
+            state.lastValue = value
+            let observed: Double
+            switch rule.condition {
+            case .rateAbove, .rateBelow:
+                guard previousTs != .min else {
+                    deviceStates[rule.name] = state
+                    continue
+                }
+                observed = (value - previousValue) / (Double(reading.ts - previousTs) / 1000)
+            default:
+                observed = value
+            }
+            state.lastObserved = observed
+            if let t = step(rule, reading.device, &state, observed: observed, ts: reading.ts) { output.append(t) }
+            deviceStates[rule.name] = state
+        }
+        states[reading.device] = deviceStates
+        return output
+    }
+
+    private func step(_ rule: AlertRule, _ device: DeviceID, _ state: inout RuleState, observed: Double, ts: Int64)
+        -> AlertTransition?
+    {
+        let threshold = rule.condition.threshold
+        let breaching = rule.condition.isUpward ? observed > threshold : observed < threshold
+        switch state.phase {
+        case .inactive, .pending:
+            guard breaching else {
+                state.phase = .inactive
+                return nil
+            }
+            var since = ts
+            if case .pending(let start) = state.phase { since = start }
+            guard ts - since >= rule.holdFor.milliseconds else {
+                state.phase = .pending(since: since)
+                return nil
+            }
+            let id = AlertTransition.alertID(device: device, rule: rule.name, activatedAt: ts)
+            state.phase = .active(id: id, since: ts, acknowledged: false)
+            let unit = rule.condition.isRate ? "/s" : ""
+            let held = rule.holdFor.milliseconds > 0 ? " for \(TimeSpan(milliseconds: ts - since))" : ""
+            return transition(
+                rule, device, id: id, state: .active, value: observed, threshold: threshold, ts: ts,
+                message: "\(rule.metric ?? "") \(Self.format(observed))\(unit) \(rule.condition.isUpward ? "above" : "below") \(Self.format(threshold))\(unit)\(held) on \(device)")
+        case .active(let id, _, _):
+            let level = rule.clearLevel
+            let clears = rule.condition.isUpward ? observed <= level : observed >= level
+            guard clears else { return nil }
+            state.phase = .inactive
+            let unit = rule.condition.isRate ? "/s" : ""
+            return transition(
+                rule, device, id: id, state: .cleared, value: observed, threshold: level, ts: ts,
+                message: "\(rule.metric ?? "") back to \(Self.format(observed))\(unit) on \(device) (clear level \(Self.format(level))\(unit))")
+        }
+    }
+
+    /// Activates offline rules for devices silent since before `now - offline` (wall clock, epoch ms).
+    public mutating func advance(now: Int64) -> [AlertTransition] {
+        var output: [AlertTransition] = []
+        for device in states.keys.sorted() {
+            guard var deviceStates = states[device] else { continue }
+            for rule in rules {
+                guard case .offline(let span) = rule.condition, var state = deviceStates[rule.name],
+                    state.lastArrival != .min, case .inactive = state.phase, now - state.lastArrival >= span.milliseconds
+                else { continue }
+                let activatedAt = state.lastArrival + span.milliseconds
+                let id = AlertTransition.alertID(device: device, rule: rule.name, activatedAt: activatedAt)
+                state.phase = .active(id: id, since: activatedAt, acknowledged: false)
+                deviceStates[rule.name] = state
+                output.append(
+                    transition(
+                        rule, device, id: id, state: .active, value: rule.condition.threshold, threshold: rule.condition.threshold,
+                        ts: activatedAt, message: "no reading from \(device) for \(span)"))
+            }
+            states[device] = deviceStates
+        }
+        return output
+    }
+
+    /// Acknowledges the active alert `id` at `ts` (an operator record). Returns the `acknowledged`
+    /// transition, or `nil` when no active alert has that id or it was already acknowledged.
+    public mutating func acknowledge(id: String, at ts: Int64) -> AlertTransition? {
+        for device in states.keys.sorted() {
+            guard var deviceStates = states[device] else { continue }
+            for rule in rules {
+                guard var state = deviceStates[rule.name], case .active(let activeID, let since, let acknowledged) = state.phase,
+                    activeID == id
+                else { continue }
+                guard !acknowledged else { return nil }
+                state.phase = .active(id: id, since: since, acknowledged: true)
+                deviceStates[rule.name] = state
+                states[device] = deviceStates
+                let value = state.lastObserved.isNaN ? rule.condition.threshold : state.lastObserved
+                return transition(
+                    rule, device, id: id, state: .acknowledged, value: value, threshold: rule.condition.threshold, ts: ts,
+                    message: "\(rule.name) on \(device) acknowledged")
+            }
+        }
+        return nil
+    }
+
+    private func transition(
+        _ rule: AlertRule, _ device: DeviceID, id: String, state: AlertState, value: Double, threshold: Double, ts: Int64,
+        message: String
+    ) -> AlertTransition {
+        AlertTransition(
+            id: id, device: device, rule: rule.name, metric: rule.metric, severity: rule.severity, state: state, value: value,
+            threshold: threshold, ts: ts, message: message)
+    }
+
+    static func format(_ value: Double) -> String {
+        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+        return String((value * 1000).rounded() / 1000)
+    }
+}
+
+extension AlertCondition {
+    var isRate: Bool {
+        switch self {
+        case .rateAbove, .rateBelow: true
+        default: false
+        }
+    }
+}
