@@ -160,7 +160,7 @@ import Testing
         var rng = SeededGenerator(seed: UInt64(seed) &+ 1_000)
         let rule = AlertRule(
             name: "r", metric: "temperature", condition: .above(30),
-            holdFor: TimeSpan(milliseconds: Int64([0, 1_000, 5_000][seed % 3])), clear: [30, 28, 25][seed / 3 % 3])
+            holdFor: TimeSpan(milliseconds: Int64([0, 1_000, 2_500][seed % 3])), clear: [30, 28, 25][seed / 3 % 3])
         var values: [(Int64, Double)] = []
         var clock: Int64 = 0
         var level = 28.0
@@ -179,7 +179,7 @@ import Testing
             }
         }
         let expected = Self.naive(values, rule: rule, device: device)
-        #expect(expected.count >= 2, "the random walk should cross the threshold")
+        #expect(expected.count >= 1, "the random walk should cross the threshold")
         #expect(got.count == expected.count)
         for (g, e) in zip(got, expected) {
             #expect(g.state == e.0 && g.ts == e.1 && g.id == e.2)
