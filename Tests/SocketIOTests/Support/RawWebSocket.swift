@@ -113,11 +113,12 @@ final class RawWebSocket {
         }
     }
 
-    /// The next message that is not an Engine.IO ping (`2`).
-    func receiveSkippingPings() async throws -> Message {
+    /// The next message that is not an Engine.IO ping (`2`); pings are answered when `pong`.
+    func receiveSkippingPings(pong: Bool = true) async throws -> Message {
         while true {
             let message = try await receive()
             if message != .text("2") { return message }
+            if pong { try await send("3") }
         }
     }
 
