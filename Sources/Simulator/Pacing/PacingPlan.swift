@@ -29,10 +29,11 @@ public struct PacingPlan: Sendable, Hashable {
         self.targetRate = target
         factor = target / naturalRate
         var scaled = fleet
+        let fastest = fleet.types.map(\.rate).max() ?? 1
         for index in scaled.types.indices {
             let rate = scaled.types[index].rate * factor
             guard rate <= 1000 else {
-                let most = 1000 / (scaled.types[index].rate / naturalRate)
+                let most = 1000 / fastest * naturalRate
                 throw ProfileError(
                     code: .outOfRange,
                     file: "--rate",

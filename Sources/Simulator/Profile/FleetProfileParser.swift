@@ -298,7 +298,8 @@ public enum FleetProfileParser {
                     .conflictingFields,
                     reader.value("duration") ?? reader.value("every"),
                     field: location.field("duration"),
-                    "must be shorter than 'every' (\(DurationText.format(every))) so events do not overlap"
+                    (reader.has("duration") ? "must" : "the default duration (\(DurationText.format(duration))) must")
+                        + " be shorter than 'every' (\(DurationText.format(every))) so events do not overlap; set 'duration'"
                 )
             }
             trigger = .schedule(everyMilliseconds: every, atMilliseconds: at)

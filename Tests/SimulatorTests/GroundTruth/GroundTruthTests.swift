@@ -1,0 +1,105 @@
+import Foundation
+import Testing
+
+@testable import Simulator
+
+@Suite struct GroundTruthTests {
+    @Test func jsonLinesRoundTrip() throws {
+        let fleet = try TestSupport.loadFleet("test.yaml")
+        var generator = FleetGenerator(
+            fleet: fleet,
+            startMilliseconds: TestSupport.start,
+            limits: GeneratorLimits(durationMilliseconds: 10_000)
+        )
+        let truth = generator.generateAll().groundTruth
+        let text = truth.jsonLines()
+        #expect(text.split(separator: "\n").count == truth.records.count)
+        #expect(try GroundTruth.parse(jsonLines: text) == truth)
+        // Every kind is present in the golden fleet.
+        #expect(Set(truth.records.map(\.kind)) == [.spike, .stuck, .offline, .late])
+    }
+
+    @Test func recordShapesAreStable() throws {
+        let spike = GroundTruthRecord(
+            kind: .spike,
+            device: "probe-1",
+            metric: "temperature",
+            start: 1000,
+            end: 1300,
+            value: 30,
+            magnitude: 10,
+            readings: 3,
+            firstReadingTs: 1000,
+            lastReadingTs: 1200
+        )
+        #expect(
+            GroundTruth(records: [spike]).jsonLines()
+                == #"{"device":"probe-1","end":1300,"firstReadingTs":1000,"kind":"spike","lastReadingTs":1200,"magnitude":10,"metric":"temperature","readings":3,"start":1000,"value":30}"#
+                + "\n"
+        )
+        let offline = GroundTruthRecord(kind: .offline, device: "d", start: 5, end: 9, lastReadingBefore: 4, firstReadingAfter: 10)
+        #expect(
+            GroundTruth(records: [offline]).jsonLines()
+                == #"{"device":"d","end":9,"firstReadingAfter":10,"kind":"offline","lastReadingBefore":4,"start":5}"# + "\n"
+        )
+    }
+
+    /// Half an hour of the demo fleet, generated and decoded once for the threshold cases.
+    struct DemoRun: Sendable {
+        let fleet: FleetProfile
+        let duration: Int64 = 1_800_000
+        let truth: GroundTruth
+        /// (device, ts, temperature) of every reading with a temperature.
+        let temperatures: [(device: String, ts: Int64, value: Double)]
+
+        init() {
+            // The demo profile parses (FleetProfileParserTests), so `try?` only guards the test.
+            fleet = (try? TestSupport.loadFleet("demo.yaml")) ?? FleetProfile(types: [])
+            var generator = FleetGenerator(
+                fleet: fleet,
+                startMilliseconds: TestSupport.start,
+                limits: GeneratorLimits(durationMilliseconds: 1_800_000)
+            )
+            let (publications, truth) = generator.generateAll()
+            self.truth = truth
+            temperatures = ((try? TestSupport.readings(publications)) ?? []).compactMap { reading in
+                reading.payload.metrics["temperature"].map { (reading.publication.deviceID, reading.payload.ts, $0) }
+            }
+        }
+    }
+
+    static let demoRun = DemoRun()
+
+    /// The rule of docs/simulator.md: with `X >= normalRange.upperBound`, a reading is above `X`
+    /// exactly when it lies in a spike whose peak is above `X`.
+    @Test(arguments: [30.0, 33.0, 35.5])
+    func expectedAboveAlertsFollowFromGroundTruth(threshold: Double) throws {
+        let run = Self.demoRun
+        #expect(run.temperatures.count > 10_000)
+        let greenhouseTemperature = try #require(run.fleet.types.first?.metrics.first)
+        #expect(greenhouseTemperature.normalRange(durationMilliseconds: run.duration).upperBound <= threshold)
+        let above = Set(run.temperatures.filter { $0.value > threshold }.map { "\($0.device)@\($0.ts)" })
+        let spikes = truth(run.truth, threshold)
+        var inSpikes = Set<String>()
+        for reading in run.temperatures
+        where spikes.contains(where: { $0.device == reading.device && $0.start! <= reading.ts && reading.ts < $0.end! }) {
+            inSpikes.insert("\(reading.device)@\(reading.ts)")
+        }
+        #expect(above == inSpikes)
+        #expect(!above.isEmpty || threshold > 35)
+        #expect(spikes.allSatisfy { $0.device == "greenhouse-002" || $0.device == "greenhouse-005" })
+    }
+
+    private func truth(_ truth: GroundTruth, _ threshold: Double) -> [GroundTruthRecord] {
+        truth.spikes(of: "temperature", above: threshold)
+    }
+
+    @Test func takeGroundTruthDrains() throws {
+        let fleet = try TestSupport.loadFleet("test.yaml")
+        var generator = FleetGenerator(fleet: fleet, startMilliseconds: TestSupport.start)
+        for _ in 0..<2000 { _ = generator.next() }
+        let first = generator.takeGroundTruth()
+        #expect(!first.records.isEmpty)
+        #expect(generator.groundTruth.records.isEmpty)
+    }
+}
