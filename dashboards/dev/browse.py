@@ -148,6 +148,9 @@ async def cmd_shot(args):
         await b.size(w, h, mobile=args.mobile, scale=2 if args.mobile else 1)
         await b.goto(args.url)
         await asyncio.sleep(args.wait)
+        if args.eval:
+            await b.eval(args.eval)
+            await asyncio.sleep(1)
         await b.shot(args.out, full=args.full)
         for e in b.errors:
             print("page error:", e, file=sys.stderr)
@@ -358,6 +361,7 @@ def main():
     s.add_argument("--mobile", action="store_true", help="phone: 390x844, touch, 2x pixels")
     s.add_argument("--wait", type=float, default=4.0, help="seconds to let live data arrive")
     s.add_argument("--full", action="store_true", help="the whole page, not only the viewport")
+    s.add_argument("--eval", help="JavaScript to run after --wait, 1 s before the screenshot")
     f = sub.add_parser("perf", help="main-thread load of a live page over some seconds")
     f.add_argument("url")
     f.add_argument("--size", default="1920x1080")

@@ -36,7 +36,8 @@ SIO_JS = REPO / "vendor" / "socket.io" / "socket.io.min.js"
 DEVICE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 HISTORY_MS = 10 * 60 * 1000
 KEEP_MS = 12 * 60 * 1000
-WINDOWS = (("10s", 10_000), ("1m", 60_000))
+# name, size, hop (the Telemetry defaults: 10s, 1m tumbling and 5m/1m hopping)
+WINDOWS = (("10s", 10_000, 10_000), ("1m", 60_000, 60_000), ("5m/1m", 300_000, 60_000))
 OFFLINE_AFTER_MS = 8_000
 FLEET_EVENTS = {"reading", "stats", "alert", "device-status", "note"}
 CONTENT_TYPES = {
@@ -130,7 +131,7 @@ class Window:
     def __init__(self, start: int, length: int):
         self.start, self.end, self.values, self.emitted_at = start, start + length, [], 0
 
-    def record(self, device: str, metric: str, name: str) -> dict:
+    def record(self, device: str, metric: str, name: str, final: bool) -> dict:
         v = self.values
         count = len(v)
         mean = sum(v) / count
@@ -141,7 +142,7 @@ class Window:
         return {"device": device, "metric": metric, "window": name, "start": self.start,
                 "end": self.end, "count": count, "min": r(s[0]), "max": r(s[-1]),
                 "mean": r(mean), "stddev": r(math.sqrt(var)), "last": r(v[-1]),
-                "p50": r(q(0.5)), "p95": r(q(0.95)), "p99": r(q(0.99))}
+                "p50": r(q(0.5)), "p95": r(q(0.95)), "p99": r(q(0.99)), "final": final}
 
 
 class Device:
@@ -155,7 +156,7 @@ class Device:
         self.next_at = 0
         self.readings: collections.deque = collections.deque()
         self.stats: dict = {}  # (metric, window, start) -> record (latest version)
-        self.open: dict = {}  # (metric, window) -> Window
+        self.open: dict = {}  # (metric, window name, start) -> Window
         self.latest: dict = {}
         self.last_seen: int | None = None
         self.last_seq: int | None = None
@@ -248,11 +249,13 @@ class Fleet:
         d.status = {"device": d.id, "status": status, "ts": t}
         self.emit("device-status", d.id, d.status)
         key = ("silent", d.id)
+        silent_s = round((t - d.last_seen) / 1000, 1) if d.last_seen is not None else 0.0
+        limit_s = OFFLINE_AFTER_MS / 1000
         if status == "offline" and key not in self.open_alert:
-            self.transition(key, d.id, "silent", None, "warning", "active", None, None, t,
-                            f"no reading for {OFFLINE_AFTER_MS // 1000} s")
+            self.transition(key, d.id, "silent", None, "warning", "active", silent_s, limit_s, t,
+                            f"no reading for {silent_s:g} s")
         elif status == "online" and key in self.open_alert:
-            self.transition(key, d.id, "silent", None, "warning", "cleared", None, None, t,
+            self.transition(key, d.id, "silent", None, "warning", "cleared", 0.0, limit_s, t,
                             "readings again")
 
     def watchdog(self, d: Device, t: int):
@@ -261,30 +264,32 @@ class Fleet:
             self.set_status(d, "offline", t)
 
     def window_add(self, d: Device, metric: str, value: float, t: int):
-        for name, length in WINDOWS:
-            key = (metric, name)
-            w = d.open.get(key)
-            if w is None or t >= w.end:
-                if w is not None:
-                    self.window_emit(d, metric, name, w)
-                w = d.open[key] = Window(t - t % length, length)
-            w.values.append(value)
-            if self.live and t - w.emitted_at >= 1000:  # updated windows: at most once a second
-                self.window_emit(d, metric, name, w)
-                w.emitted_at = t
+        for name, size, hop in WINDOWS:
+            newest = t - t % hop
+            for start in range(newest - size + hop, newest + 1, hop):  # every window holding t
+                key = (metric, name, start)
+                w = d.open.get(key)
+                if w is None:
+                    w = d.open[key] = Window(start, size)
+                w.values.append(value)
+                # Updated windows: at most once a second (every size/10 for long ones).
+                if self.live and t - w.emitted_at >= max(1000, size // 10):
+                    self.window_emit(d, metric, name, w, final=False)
+                    w.emitted_at = t
 
     def close_windows(self, d: Device, t: int):
-        for (metric, name), w in list(d.open.items()):
+        for key, w in list(d.open.items()):
             if t >= w.end:
-                self.window_emit(d, metric, name, w)
-                del d.open[(metric, name)]
+                self.window_emit(d, key[0], key[1], w, final=True)
+                del d.open[key]
 
-    def window_emit(self, d: Device, metric: str, name: str, w: Window):
+    def window_emit(self, d: Device, metric: str, name: str, w: Window, final: bool):
         if not w.values:
             return
-        rec = w.record(d.id, metric, name)
+        rec = w.record(d.id, metric, name, final)
         d.stats[(metric, name, w.start)] = rec
-        for k in [k for k, v in d.stats.items() if v["end"] < w.end - KEEP_MS]:
+        cutoff = (d.last_seen or 0) - KEEP_MS  # not w.end: hopping windows end in the future
+        for k in [k for k, v in d.stats.items() if v["end"] < cutoff]:
             del d.stats[k]
         self.emit("stats", d.id, rec)
 
@@ -297,7 +302,8 @@ class Fleet:
                 self.transition(key, d.id, rule, metric, severity, "active", value, above, t,
                                 f"{metric} {value:g} above {above:g}")
             elif key in self.open_alert and value < clear:
-                self.transition(key, d.id, rule, metric, severity, "cleared", value, above, t,
+                # On `cleared` transitions `threshold` is the clear level (as in Telemetry).
+                self.transition(key, d.id, rule, metric, severity, "cleared", value, clear, t,
                                 f"{metric} {value:g} back below {clear:g}")
 
     def transition(self, key, device, rule, metric, severity, state, value, threshold, t, msg):

@@ -13,7 +13,9 @@ export function alertItem(a, { showDevice = false, onAck, now = Date.now() }) {
   const foot = el("div", { class: "alert-foot" },
     el("span", { class: "num", title: fmtDateTime(a.ts), dataset: { ago: a.ts } }, fmtAgo(a.ts, now)),
     a.value !== null && a.value !== undefined
-      ? el("span", { class: "num" }, `value ${fmtValue(a.value)}`, a.threshold !== null && a.threshold !== undefined ? ` / threshold ${fmtValue(a.threshold)}` : "")
+      ? el("span", { class: "num" }, `value ${fmtValue(a.value)}${a.metric === null ? " s" : ""}`,
+        a.threshold !== null && a.threshold !== undefined
+          ? ` / ${a.state === "cleared" ? "cleared at" : "threshold"} ${fmtValue(a.threshold)}${a.metric === null ? " s" : ""}` : "")
       : null,
     a.ackedBy ? el("span", {}, `ack: ${a.ackedBy}`) : null,
   );

@@ -3,6 +3,7 @@
 // Drawing is explicit (`draw(now)`), so a page can batch all charts into one animation frame.
 
 import { fmtValue } from "./util.js";
+import { hopMs } from "./series.js";
 
 // Margins and label size in CSS pixels at a 16 px root font; scaled with the root font size,
 // so labels grow on wall displays (app.css scales the root font with the viewport).
@@ -44,7 +45,8 @@ export class LineChart {
     this.stats = stats;
     this.spanMs = spanMs;
     this.window = null; // stats window shown; null: the shortest seen
-    this.thresholds = [];
+    this.thresholds = []; // of active / acknowledged alerts on this metric
+    this.clearLevels = []; // `threshold` of cleared transitions is the level they cleared at
     this.colors = {
       line: cssVar("--chart-line", "#4cc9f0"),
       mean: cssVar("--chart-mean", "#ffd166"),
@@ -98,7 +100,14 @@ export class LineChart {
     const first = s.lowerBound(x0);
     const end = s.t.length;
     const win = this.shownWindow();
-    const band = win ? this.stats.list(win).filter((r) => r.end > x0) : [];
+    // Windows with numbers (the windowing stage writes non-finite values as null).
+    const band = win
+      ? this.stats.list(win).filter((r) => r.end > x0 && Number.isFinite(r.min) && Number.isFinite(r.max) && Number.isFinite(r.mean))
+      : [];
+    // Each window is drawn over its last hop, [end - hop, end): for tumbling windows that is
+    // the whole window, for hopping ones ("1m/10s") the rolling value as of each hop.
+    const hop = win ? hopMs(win) : Infinity;
+    const segStart = (r) => (Number.isFinite(hop) ? Math.max(r.start, r.end - hop) : r.start);
 
     // Y range from what is visible.
     let lo = Infinity;
@@ -112,7 +121,7 @@ export class LineChart {
       if (r.min < lo) lo = r.min;
       if (r.max > hi) hi = r.max;
     }
-    for (const t of this.thresholds) {
+    for (const t of [...this.thresholds, ...this.clearLevels]) {
       if (t < lo) lo = t;
       if (t > hi) hi = t;
     }
@@ -175,8 +184,9 @@ export class LineChart {
       ctx.fillStyle = this.colors.band;
       ctx.beginPath();
       for (const r of band) {
-        const xa = X(Math.max(r.start, x0));
-        const xb = X(Math.max(r.start, Math.min(r.end, lastT)));
+        const a = segStart(r);
+        const xa = X(Math.max(a, x0));
+        const xb = X(Math.max(a, Math.min(r.end, lastT)));
         ctx.rect(xa, Y(r.max), Math.max(1, xb - xa), Y(r.min) - Y(r.max));
       }
       ctx.fill();
@@ -185,10 +195,11 @@ export class LineChart {
       ctx.beginPath();
       let prevEnd = null;
       for (const r of band) {
-        const xa = X(Math.max(r.start, x0));
-        const xb = X(Math.max(r.start, Math.min(r.end, lastT)));
+        const a = segStart(r);
+        const xa = X(Math.max(a, x0));
+        const xb = X(Math.max(a, Math.min(r.end, lastT)));
         const y = Y(r.mean);
-        if (prevEnd === r.start) ctx.lineTo(xa, y);
+        if (prevEnd === a) ctx.lineTo(xa, y);
         else ctx.moveTo(xa, y);
         ctx.lineTo(xb, y);
         prevEnd = r.end;
@@ -196,13 +207,14 @@ export class LineChart {
       ctx.stroke();
     }
 
-    // Thresholds.
-    if (this.thresholds.length) {
-      ctx.strokeStyle = this.colors.threshold;
+    // Thresholds of open alerts (red dashes) and clear levels of cleared ones (grey dots).
+    for (const [levels, color, dash] of [[this.clearLevels, this.colors.text, [2, 4]], [this.thresholds, this.colors.threshold, [6, 4]]]) {
+      if (!levels.length) continue;
+      ctx.strokeStyle = color;
       ctx.lineWidth = 1;
-      ctx.setLineDash([6, 4]);
+      ctx.setLineDash(dash);
       ctx.beginPath();
-      for (const t of this.thresholds) {
+      for (const t of levels) {
         const y = Math.round(Y(t)) + 0.5;
         ctx.moveTo(M.left, y);
         ctx.lineTo(w - M.right, y);

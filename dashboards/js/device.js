@@ -94,15 +94,17 @@ function addStats(s) {
 }
 
 function syncThresholds() {
-  const by = new Map();
+  const open = new Map();
+  const cleared = new Map();
   for (const a of alerts.list(undefined, id)) {
-    if (a.metric && typeof a.threshold === "number") {
-      if (!by.has(a.metric)) by.set(a.metric, new Set());
-      by.get(a.metric).add(a.threshold);
-    }
+    if (!a.metric || typeof a.threshold !== "number") continue;
+    const by = a.state === "cleared" ? cleared : open;
+    if (!by.has(a.metric)) by.set(a.metric, new Set());
+    by.get(a.metric).add(a.threshold);
   }
   for (const [metric, c] of charts) {
-    c.chart.thresholds = [...(by.get(metric) || [])];
+    c.chart.thresholds = [...(open.get(metric) || [])];
+    c.chart.clearLevels = [...(cleared.get(metric) || [])].filter((t) => !open.get(metric)?.has(t));
     c.chart.dirty = true;
   }
 }
@@ -150,7 +152,7 @@ function render() {
     c.chart.draw(now);
     setText(c.value, fmtValue(c.series.lastV));
     const w = c.chart.shownWindow();
-    const s = w ? c.stats.latest(w) : null;
+    const s = w ? c.stats.current(w, c.series.lastT) : null;
     setText(c.statsLine, s
       ? `${w} @ ${fmtClock(s.start)}: mean ${fmtValue(s.mean)} · min ${fmtValue(s.min)} · max ${fmtValue(s.max)} · σ ${fmtValue(s.stddev)}`
         + (typeof s.p95 === "number" ? ` · p95 ${fmtValue(s.p95)}` : "") + ` · n ${s.count}`

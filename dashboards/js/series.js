@@ -129,12 +129,41 @@ export class StatsStore {
     const arr = this.list(name);
     return arr.length ? arr[arr.length - 1] : null;
   }
+
+  /**
+   * The window that describes time `t`: the one whose last hop [end - hop, end) holds `t`
+   * (for tumbling windows: the window holding `t`; for hopping ones the window that closes
+   * next, not the one that just opened), else the newest that ended before `t`.
+   */
+  current(name, t) {
+    const arr = this.list(name);
+    const hop = hopMs(name);
+    let best = null;
+    for (let i = arr.length - 1; i >= 0; i--) {
+      const r = arr[i];
+      if (r.end <= t) return best || r;
+      if (r.end - hop <= t) best = r;
+    }
+    return best;
+  }
 }
 
-/** "10s" -> 10000, "1m" -> 60000, "500ms", "1h"; unknown -> Infinity (sorts last). */
-export function windowMs(name) {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(String(name));
+function spanMs(text) {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text);
   if (!m) return Infinity;
-  const unit = { ms: 1, s: 1000, m: 60000, h: 3600000, d: 86400000 }[m[2]];
-  return Number(m[1]) * unit;
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60000, h: 3600000, d: 86400000 }[m[2]];
+}
+
+/**
+ * Window length of a `window` name: "10s" -> 10000, "1m/10s" (size/hop, hopping) -> 60000;
+ * unknown -> Infinity (sorts last).
+ */
+export function windowMs(name) {
+  return spanMs(String(name).split("/")[0]);
+}
+
+/** Distance between window starts: the hop of "1m/10s" (10000), the length of "10s". */
+export function hopMs(name) {
+  const parts = String(name).split("/");
+  return spanMs(parts.length > 1 ? parts[1] : parts[0]);
 }

@@ -1,7 +1,7 @@
 // Unit tests of the bounded chart buffers (run: node --test dashboards/test/).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Series, StatsStore, windowMs } from "../js/series.js";
+import { Series, StatsStore, windowMs, hopMs } from "../js/series.js";
 
 const points = (s) => s.t.slice(s.head).map((t, i) => [t, s.v[s.head + i]]);
 
@@ -61,4 +61,17 @@ test("windowMs understands the configured window names", () => {
   assert.equal(windowMs("500ms"), 500);
   assert.equal(windowMs("1h"), 3600000);
   assert.equal(windowMs("weird"), Infinity);
+  assert.equal(windowMs("5m/1m"), 300000);
+  assert.equal(hopMs("5m/1m"), 60000);
+  assert.equal(hopMs("10s"), 10000);
+});
+
+test("StatsStore.current picks the window describing a time, for tumbling and hopping windows", () => {
+  const st = new StatsStore(3600000);
+  for (const start of [0, 10000, 20000]) st.put({ window: "10s", start, end: start + 10000 });
+  assert.equal(st.current("10s", 15000).start, 10000);
+  assert.equal(st.current("10s", 99000).start, 20000); // after the last: the newest ended
+  // 5m/1m at t = 6.5 min: open windows start at 2, 3, 4, 5, 6 min; the one closing next (2 min) describes now
+  for (const m of [1, 2, 3, 4, 5, 6]) st.put({ window: "5m/1m", start: m * 60000, end: (m + 5) * 60000 });
+  assert.equal(st.current("5m/1m", 6.5 * 60000).start, 2 * 60000);
 });
