@@ -254,6 +254,7 @@ async def cmd_smoke(args):
         await b.eval("document.getElementById('q').value = 'pump'; document.getElementById('q').dispatchEvent(new Event('input'))")
         c.check(await b.wait_for("document.querySelectorAll('.card').length === 3"), "fleet: search 'pump' leaves 3 cards")
         await b.eval("document.getElementById('q').value = ''; document.getElementById('q').dispatchEvent(new Event('input'))")
+        c.check(await b.wait_for("document.querySelectorAll('.card').length >= 11"), "fleet: clearing the search shows all again")
         await b.shot(out / "fleet-1280.png")
 
         # Device page of a device with an active alert.

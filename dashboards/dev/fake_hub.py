@@ -586,7 +586,7 @@ def build(args):
     async def static(request):
         rel = request.match_info.get("path") or "index.html"
         target = (DASHBOARDS / rel).resolve()
-        if DASHBOARDS not in target.parents or target.parts[len(DASHBOARDS.parts)] == "dev" \
+        if DASHBOARDS not in target.parents or target.parts[len(DASHBOARDS.parts)] in ("dev", "test") \
                 or not target.is_file() or target.suffix not in CONTENT_TYPES:
             return web.Response(status=404, text="not found\n")
         return web.FileResponse(target, headers={"Content-Type": CONTENT_TYPES[target.suffix],
