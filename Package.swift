@@ -111,6 +111,12 @@ var targets: [Target] = [
         dependencies: ["SocketIO", hummingbird, hummingbirdWebSocket, logging, lifecycle],
         swiftSettings: swiftSettings
     ),
+    // Test helper for MQTTTests: a subscriber process that the deferred-acknowledgement test kills.
+    .executableTarget(
+        name: "mqtt-test-subscriber",
+        dependencies: ["MQTT", logging, lifecycle],
+        swiftSettings: swiftSettings
+    ),
 
     // Test support: real mosquitto brokers and dev Kafka clusters on free loopback ports.
     .target(
@@ -121,7 +127,7 @@ var targets: [Target] = [
 
     // Tests mirror Sources.
     .testTarget(name: "KafkaTests", dependencies: ["Kafka", "FluxgateTesting"], swiftSettings: swiftSettings),
-    .testTarget(name: "MQTTTests", dependencies: ["MQTT", "FluxgateTesting"], swiftSettings: swiftSettings),
+    .testTarget(name: "MQTTTests", dependencies: ["MQTT", "FluxgateTesting", logging], swiftSettings: swiftSettings),
     .testTarget(
         name: "SocketIOTests",
         dependencies: ["SocketIO", hummingbird, hummingbirdWebSocket, nioCore, nioPosix],

@@ -1,6 +1,0 @@
-import Testing
-@testable import MQTT
-
-@Suite struct MQTTSmokeTests {
-    @Test func moduleLinks() { #expect(Bool(true)) }
-}
