@@ -452,13 +452,20 @@ def build(args):
         if alert["state"] == "cleared":
             return {"ok": False, "error": error("not-active", "the alert is already cleared")}
         if alert["state"] == "acknowledged":
-            return {"ok": True, "alert": alert}
+            return {"ok": True, "id": alert_id}
         session = await sio.get_session(sid)
-        rec = dict(alert, state="acknowledged", ts=max(now_ms(), alert["ts"]), ackedBy=session["name"])
-        fleet.alerts[alert_id] = rec
-        fleet.emit("alert", rec["device"], rec)
-        await fleet.flush()
-        return {"ok": True, "alert": rec}
+        rec = dict(alert, state="acknowledged", ts=now_ms(), ackedBy=session["name"],
+                   message=f"{alert['rule']} on {alert['device']} acknowledged")
+        # Stands in for the windowing stage, which turns the operator record into the
+        # `acknowledged` transition a moment later.
+        async def transition_later():
+            await asyncio.sleep(0.15)
+            if fleet.alerts.get(alert_id, {}).get("state") == "active":
+                fleet.alerts[alert_id] = rec
+                fleet.emit("alert", rec["device"], rec)
+                await fleet.flush()
+        sio.start_background_task(transition_later)
+        return {"ok": True, "id": alert_id}
 
     @sio.on("note")
     async def note(sid, data):

@@ -27,7 +27,9 @@ export function alertItem(a, { showDevice = false, onAck, now = Date.now() }) {
       err.textContent = "";
       try {
         await onAck(a.id);
-        button.textContent = "Acknowledged";
+        // The hub has it; the alert turns "acknowledged" when the transition comes back.
+        button.textContent = "Sent ✓";
+        button.title = "acknowledgement recorded; waiting for the alert to change state";
       } catch (e) {
         button.disabled = false;
         button.textContent = "Acknowledge";

@@ -1,5 +1,8 @@
 // The alert book: the latest transition of every alert, merged by the rules of
-// docs/hub-api.md ("per id keep the greatest ts; equal ts: cleared > acknowledged > active").
+// docs/hub-api.md: per id the furthest state wins (active < acknowledged < cleared; one id's
+// states only move forward), and among equal states the greatest ts. The ts of different
+// transitions come from different clocks (device event time for active/cleared, the operator's
+// acknowledgement time for acknowledged), so ts alone must not decide.
 
 const RANK = { active: 0, acknowledged: 1, cleared: 2 };
 const SEVERITY = { critical: 0, warning: 1, info: 2 };
@@ -15,8 +18,9 @@ export class AlertBook {
   apply(a) {
     if (!a || typeof a.id !== "string") return false;
     const old = this.byId.get(a.id);
-    if (old && (old.ts > a.ts || (old.ts === a.ts && (RANK[old.state] ?? 0) >= (RANK[a.state] ?? 0)))) {
-      return false;
+    if (old) {
+      const r = (RANK[a.state] ?? 0) - (RANK[old.state] ?? 0);
+      if (r < 0 || (r === 0 && a.ts <= old.ts)) return false;
     }
     // A cleared transition may not carry who acknowledged it; keep what we knew.
     if (old && old.ackedBy && !a.ackedBy) a = { ...a, ackedBy: old.ackedBy };
