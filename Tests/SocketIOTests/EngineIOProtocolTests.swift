@@ -7,7 +7,7 @@ import Testing
 struct EngineIOProtocolTests {
     static let base = "/engine.io/"
 
-    static func openPolling(_ port: Int) async throws -> String {
+    static func openPolling(_ port: Int, base: String = base) async throws -> String {
         let response = try await RawHTTP.get(port: port, "\(base)?EIO=4&transport=polling")
         guard response.text.hasPrefix("0"), let sid = try JSONParser().parse(response.text.dropFirst())["sid"]?.stringValue
         else { throw TestFailure("bad handshake \(response.text)") }

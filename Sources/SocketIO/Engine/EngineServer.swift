@@ -82,7 +82,7 @@ public final class EngineIOServer: Sendable {
         }
         return .init(
             ws: .init(
-                maxFrameSize: max(configuration.maxPayload, 1 << 14),
+                maxFrameSize: configuration.maxPayload,
                 extensions: extensions,
                 autoPing: .disabled,
                 closeTimeout: .seconds(5)
