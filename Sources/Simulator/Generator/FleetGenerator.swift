@@ -69,7 +69,9 @@ public struct FleetGenerator: Sendable, IteratorProtocol, Sequence {
                     statusTopic: SimulatorTopics.status(device.id),
                     metricNames: type.metrics.map(\.name),
                     intervalMilliseconds: interval,
-                    offsetMilliseconds: Int64((Double(device.indexInType) * interval / Double(type.count)).rounded(.down)),
+                    offsetMilliseconds: Int64(
+                        (Double(device.indexInType) * interval / Double(type.count)).rounded(.down)
+                    ),
                     metrics: metrics,
                     offlineRandom: Xoshiro256StarStar(seed: SplitMix64.derive(self.seed, t, d, 0, 5)),
                     lateRandom: Xoshiro256StarStar(seed: SplitMix64.derive(self.seed, t, d, 0, 6))
@@ -244,7 +246,10 @@ public struct FleetGenerator: Sendable, IteratorProtocol, Sequence {
         )
         if let late = type.late, devices[index].lateRandom.nextUnit() < late.fraction {
             let upper = late.maxDelayMilliseconds
-            let lower = Swift.min(late.minDelayMilliseconds ?? Int64(devices[index].intervalMilliseconds.rounded(.up)) + 1, upper)
+            let lower = Swift.min(
+                late.minDelayMilliseconds ?? Int64(devices[index].intervalMilliseconds.rounded(.up)) + 1,
+                upper
+            )
             let delay = devices[index].lateRandom.nextInt(in: lower...upper)
             queue.push(.delivery(publication), at: time + delay, device: index)
         } else {
@@ -259,9 +264,10 @@ public struct FleetGenerator: Sendable, IteratorProtocol, Sequence {
         defer { devices[index].metrics[metricIndex] = state }
         let metric = state.model.metric
         // One noise draw per sample, always, so anomalies never shift the noise stream.
-        let noise = metric.noise.map { profile in
-            Swift.max(-profile.clamp, Swift.min(profile.clamp, state.noise.nextGaussian())) * profile.stddev
-        } ?? 0
+        let noise =
+            metric.noise.map { profile in
+                Swift.max(-profile.clamp, Swift.min(profile.clamp, state.noise.nextGaussian())) * profile.stddev
+            } ?? 0
         let normal = state.model.finish(state.model.clean(elapsedMilliseconds: time) + noise)
         if let anomaly = state.anomaly, time >= anomaly.end { state.anomaly = nil }
 
@@ -279,7 +285,14 @@ public struct FleetGenerator: Sendable, IteratorProtocol, Sequence {
                     kind: .spike,
                     end: window.end,
                     value: peak,
-                    record: record(.spike, device: index, metric: metric.name, window: window, value: peak, magnitude: spikes.magnitude)
+                    record: record(
+                        .spike,
+                        device: index,
+                        metric: metric.name,
+                        window: window,
+                        value: peak,
+                        magnitude: spikes.magnitude
+                    )
                 )
             }
         }
@@ -294,7 +307,14 @@ public struct FleetGenerator: Sendable, IteratorProtocol, Sequence {
                     kind: .stuck,
                     end: window.end,
                     value: normal,
-                    record: record(.stuck, device: index, metric: metric.name, window: window, value: normal, magnitude: nil)
+                    record: record(
+                        .stuck,
+                        device: index,
+                        metric: metric.name,
+                        window: window,
+                        value: normal,
+                        magnitude: nil
+                    )
                 )
             }
         }

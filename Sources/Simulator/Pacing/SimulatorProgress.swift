@@ -34,7 +34,8 @@ public struct SimulatorProgress: Sendable, Hashable {
     /// `simulate  12.0s  published 12034  readings 12000  1002.5/s  errors 0`
     /// (plus `  behind 1.2s` when more than a second late).
     public var summary: String {
-        var text = "simulate  \(Self.fixed(Double(elapsedMilliseconds) / 1000, 1))s  published \(published)"
+        var text =
+            "simulate  \(Self.fixed(Double(elapsedMilliseconds) / 1000, 1))s  published \(published)"
             + "  readings \(readings)  \(Self.fixed(perSecond, 1))/s  errors \(errors)"
         if lagMilliseconds >= 1000 { text += "  behind \(Self.fixed(Double(lagMilliseconds) / 1000, 1))s" }
         return text

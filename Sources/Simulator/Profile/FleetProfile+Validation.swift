@@ -8,7 +8,12 @@ extension FleetProfile {
     /// call it yourself for profiles built in code. `file` names the profile in errors.
     public func validate(file: String = "<memory>") throws(ProfileError) {
         guard !types.isEmpty else {
-            throw ProfileError(code: .missingField, file: file, field: "types", message: "needs at least one device type")
+            throw ProfileError(
+                code: .missingField,
+                file: file,
+                field: "types",
+                message: "needs at least one device type"
+            )
         }
         guard deviceCount <= Self.maximumDevices else {
             throw ProfileError(
@@ -20,8 +25,17 @@ extension FleetProfile {
         }
         var typeNames = Set<String>()
         for type in types {
-            func fail(_ code: ProfileError.Code, metric: String? = nil, _ field: String, _ message: String) -> ProfileError {
-                ProfileError(code: code, file: file, deviceType: type.name, metric: metric, field: field, message: message)
+            func fail(_ code: ProfileError.Code, metric: String? = nil, _ field: String, _ message: String)
+                -> ProfileError
+            {
+                ProfileError(
+                    code: code,
+                    file: file,
+                    deviceType: type.name,
+                    metric: metric,
+                    field: field,
+                    message: message
+                )
             }
             guard NameRules.isValidDeviceID(type.name) else {
                 throw fail(.invalidName, "name", "must match [A-Za-z0-9_-]{1,64}")

@@ -35,7 +35,12 @@ public enum FleetProfileParser {
         }
         let location = ProfileLocation(file: file)
         guard let root else {
-            throw ProfileError(code: .missingField, file: file, field: "types", message: "the file is empty; add 'types:'")
+            throw ProfileError(
+                code: .missingField,
+                file: file,
+                field: "types",
+                message: "the file is empty; add 'types:'"
+            )
         }
         let top = try MappingReader(root, at: location, what: "a fleet profile")
         try top.rejectUnknown(["seed", "description", "types"])
@@ -87,7 +92,9 @@ public enum FleetProfileParser {
         }
         location.deviceType = name
         let reader2 = try MappingReader(node, at: location, what: "a device type")
-        try reader2.rejectUnknown(["name", "description", "count", "id", "first", "rate", "qos", "metrics", "offline", "late"])
+        try reader2.rejectUnknown([
+            "name", "description", "count", "id", "first", "rate", "qos", "metrics", "offline", "late",
+        ])
         _ = try reader2.string("description")
         let count = try reader2.integer("count", 1...100_000) ?? 1
         let first = try reader2.integer("first", 0...1_000_000_000) ?? 1
@@ -185,7 +192,12 @@ public enum FleetProfileParser {
         let minimum = try reader.double("min")
         let maximum = try reader.double("max")
         if let minimum, let maximum, minimum > maximum {
-            throw location.error(.conflictingFields, reader.value("min"), field: "min", "must not exceed max (\(maximum))")
+            throw location.error(
+                .conflictingFields,
+                reader.value("min"),
+                field: "min",
+                "must not exceed max (\(maximum))"
+            )
         }
         var daily: DailyCycle?
         if let dailyNode = reader.value("daily") {
@@ -206,9 +218,11 @@ public enum FleetProfileParser {
             if case .mapping = noiseNode {
                 let noiseReader = try MappingReader(noiseNode, at: reader.nested("noise"), what: "'noise'")
                 try noiseReader.rejectUnknown(["stddev", "clamp"])
-                guard let stddev = try noiseReader.double("stddev", 0...Double.greatestFiniteMagnitude, rangeText: ">= 0")
+                guard
+                    let stddev = try noiseReader.double("stddev", 0...Double.greatestFiniteMagnitude, rangeText: ">= 0")
                 else { throw missing(noiseReader, "stddev", "the standard deviation, e.g. 0.2") }
-                let clamp = try noiseReader.double("clamp", 0.1...10, rangeText: "from 0.1 to 10 standard deviations") ?? 4
+                let clamp =
+                    try noiseReader.double("clamp", 0.1...10, rangeText: "from 0.1 to 10 standard deviations") ?? 4
                 noise = NoiseProfile(stddev: stddev, clamp: clamp)
             } else if let stddev = try reader.double(
                 "noise",
@@ -227,7 +241,11 @@ public enum FleetProfileParser {
                 extraFields: ["magnitude"]
             )
             guard let magnitude = try parsed.reader.double("magnitude") else {
-                throw missing(parsed.reader, "magnitude", "how far above the signal a spike goes, e.g. 15 (negative for dips)")
+                throw missing(
+                    parsed.reader,
+                    "magnitude",
+                    "how far above the signal a spike goes, e.g. 15 (negative for dips)"
+                )
             }
             spikes = SpikeProfile(event: parsed.event, magnitude: magnitude)
         }

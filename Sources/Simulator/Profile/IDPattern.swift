@@ -51,7 +51,8 @@ public struct IDPattern: Sendable, Hashable, CustomStringConvertible {
                 } else {
                     return .failure(
                         PatternError(
-                            message: "unknown placeholder '{\(name)}' in id pattern '\(text)'; use {n}, {n:03} or {type}"
+                            message:
+                                "unknown placeholder '{\(name)}' in id pattern '\(text)'; use {n}, {n:03} or {type}"
                         )
                     )
                 }
@@ -64,7 +65,9 @@ public struct IDPattern: Sendable, Hashable, CustomStringConvertible {
         if !literal.isEmpty { segments.append(.literal(literal)) }
         guard hasNumber else {
             return .failure(
-                PatternError(message: "id pattern '\(text)' has no {n} placeholder, so every device would get the same id")
+                PatternError(
+                    message: "id pattern '\(text)' has no {n} placeholder, so every device would get the same id"
+                )
             )
         }
         return .success(IDPattern(segments: segments, description: text))

@@ -178,7 +178,8 @@ func describe(_ node: Node) -> String {
 
 /// Same length give or take one and at most two differing characters: a likely typo.
 private func closeEnough(_ a: String, _ b: String) -> Bool {
-    let x = Array(a.lowercased()), y = Array(b.lowercased())
+    let x = Array(a.lowercased())
+    let y = Array(b.lowercased())
     guard abs(x.count - y.count) <= 2 else { return false }
     // Levenshtein distance, small strings only.
     var previous = Array(0...y.count)

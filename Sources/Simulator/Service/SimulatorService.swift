@@ -50,7 +50,10 @@ public final class SimulatorService: Service, Sendable {
             ),
             recordsGroundTruth: false
         )
-        let pacer = BatchPacer(tickMilliseconds: max(1, configuration.tick.wholeMilliseconds), maxBatch: configuration.maxBatch)
+        let pacer = BatchPacer(
+            tickMilliseconds: max(1, configuration.tick.wholeMilliseconds),
+            maxBatch: configuration.maxBatch
+        )
         let clock = ContinuousClock()
         let origin = clock.now
         var progress = SimulatorProgress()
@@ -95,7 +98,10 @@ public final class SimulatorService: Service, Sendable {
                     break loop
                 } catch {
                     progress.errors += 1
-                    logger.warning("publishing a batch failed", metadata: ["error": "\(error)", "size": "\(batch.count)"])
+                    logger.warning(
+                        "publishing a batch failed",
+                        metadata: ["error": "\(error)", "size": "\(batch.count)"]
+                    )
                 }
             }
             let after = elapsed()
@@ -107,11 +113,17 @@ public final class SimulatorService: Service, Sendable {
             }
         }
         progress.elapsedMilliseconds = elapsed()
-        progress.perSecond = meter.record(published: progress.published, elapsedMilliseconds: progress.elapsedMilliseconds)
+        progress.perSecond = meter.record(
+            published: progress.published,
+            elapsedMilliseconds: progress.elapsedMilliseconds
+        )
         onProgress?(progress)
         logger.info(
             "simulator stopped",
-            metadata: ["published": "\(progress.published)", "readings": "\(progress.readings)", "errors": "\(progress.errors)"]
+            metadata: [
+                "published": "\(progress.published)", "readings": "\(progress.readings)",
+                "errors": "\(progress.errors)",
+            ]
         )
         return progress
     }

@@ -160,7 +160,10 @@ import Testing
             #expect(published.map(\.kind) == [.status(.offline)])
         }
         let statuses = publications.filter { $0.deviceID == "probe-2" && !$0.isTelemetry }.map(\.kind)
-        #expect(statuses == [.status(.online)] + Array(repeating: [.status(.offline), .status(.online)], count: 5).flatMap { $0 })
+        #expect(
+            statuses == [.status(.online)]
+                + Array(repeating: [.status(.offline), .status(.online)], count: 5).flatMap { $0 }
+        )
     }
 
     @Test func lateReadingsCarryOlderTimestampsAndArriveAfterNewerOnes() throws {
@@ -172,7 +175,9 @@ import Testing
             let publishedAt = try #require(record.publishedAt)
             #expect(publishedAt - ts >= 101)
             let position = try #require(
-                publications.firstIndex { $0.deviceID == record.device && $0.kind == .telemetry(seq: record.seq!, ts: ts) }
+                publications.firstIndex {
+                    $0.deviceID == record.device && $0.kind == .telemetry(seq: record.seq!, ts: ts)
+                }
             )
             #expect(publications[position].offsetMilliseconds == publishedAt - TestSupport.start)
             if publications[..<position].contains(where: {

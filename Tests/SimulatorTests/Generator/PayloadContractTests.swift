@@ -47,7 +47,10 @@ import Testing
             metrics: ["temperature", "humidity"],
             values: [21.4, 1e-7]
         )
-        #expect(String(decoding: bytes, as: UTF8.self) == #"{"ts":1764400000000,"seq":17,"metrics":{"temperature":21.4,"humidity":1e-07}}"#)
+        #expect(
+            String(decoding: bytes, as: UTF8.self)
+                == #"{"ts":1764400000000,"seq":17,"metrics":{"temperature":21.4,"humidity":1e-07}}"#
+        )
     }
 
     @Test func valuesUseShortestRoundTripAndRespectDecimals() throws {

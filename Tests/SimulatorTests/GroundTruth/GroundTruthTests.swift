@@ -37,10 +37,18 @@ import Testing
                 == #"{"device":"probe-1","end":1300,"firstReadingTs":1000,"kind":"spike","lastReadingTs":1200,"magnitude":10,"metric":"temperature","readings":3,"start":1000,"value":30}"#
                 + "\n"
         )
-        let offline = GroundTruthRecord(kind: .offline, device: "d", start: 5, end: 9, lastReadingBefore: 4, firstReadingAfter: 10)
+        let offline = GroundTruthRecord(
+            kind: .offline,
+            device: "d",
+            start: 5,
+            end: 9,
+            lastReadingBefore: 4,
+            firstReadingAfter: 10
+        )
         #expect(
             GroundTruth(records: [offline]).jsonLines()
-                == #"{"device":"d","end":9,"firstReadingAfter":10,"kind":"offline","lastReadingBefore":4,"start":5}"# + "\n"
+                == #"{"device":"d","end":9,"firstReadingAfter":10,"kind":"offline","lastReadingBefore":4,"start":5}"#
+                + "\n"
         )
     }
 
@@ -82,7 +90,8 @@ import Testing
         let spikes = truth(run.truth, threshold)
         var inSpikes = Set<String>()
         for reading in run.temperatures
-        where spikes.contains(where: { $0.device == reading.device && $0.start! <= reading.ts && reading.ts < $0.end! }) {
+        where spikes.contains(where: { $0.device == reading.device && $0.start! <= reading.ts && reading.ts < $0.end! })
+        {
             inSpikes.insert("\(reading.device)@\(reading.ts)")
         }
         #expect(above == inSpikes)

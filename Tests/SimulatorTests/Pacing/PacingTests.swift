@@ -6,7 +6,12 @@ import Testing
     static func fleet(rates: [(count: Int, rate: Double)]) -> FleetProfile {
         FleetProfile(
             types: rates.enumerated().map { index, entry in
-                DeviceTypeProfile(name: "t\(index)", count: entry.count, rate: entry.rate, metrics: [MetricProfile(name: "m")])
+                DeviceTypeProfile(
+                    name: "t\(index)",
+                    count: entry.count,
+                    rate: entry.rate,
+                    metrics: [MetricProfile(name: "m")]
+                )
             }
         )
     }
@@ -63,14 +68,16 @@ import Testing
         #expect(throws: ProfileError.self) { try PacingPlan(fleet: fleet, targetRate: .nan) }
     }
 
-    @Test(arguments: [
-        (nil, 0, BatchPacer.Decision.finished),
-        (5, 10, .publish(dueUntil: 10)),
-        (10, 10, .publish(dueUntil: 10)),
-        (11, 10, .sleep(untilMilliseconds: 20)),
-        (20, 10, .sleep(untilMilliseconds: 20)),
-        (1234, 0, .sleep(untilMilliseconds: 1240)),
-    ] as [(Int64?, Int64, BatchPacer.Decision)])
+    @Test(
+        arguments: [
+            (nil, 0, BatchPacer.Decision.finished),
+            (5, 10, .publish(dueUntil: 10)),
+            (10, 10, .publish(dueUntil: 10)),
+            (11, 10, .sleep(untilMilliseconds: 20)),
+            (20, 10, .sleep(untilMilliseconds: 20)),
+            (1234, 0, .sleep(untilMilliseconds: 1240)),
+        ] as [(Int64?, Int64, BatchPacer.Decision)]
+    )
     func pacerDecisions(next: Int64?, elapsed: Int64, decision: BatchPacer.Decision) {
         #expect(BatchPacer(tickMilliseconds: 10).decide(nextOffset: next, elapsedMilliseconds: elapsed) == decision)
     }

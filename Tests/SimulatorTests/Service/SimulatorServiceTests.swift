@@ -121,7 +121,10 @@ import Testing
     @Test func unreachableRateIsRefusedUpFront() throws {
         let fleet = try TestSupport.loadFleet("test.yaml")
         #expect(throws: ProfileError.self) {
-            try SimulatorService(configuration: SimulatorConfiguration(fleet: fleet, targetRate: 1e9), sink: RecordingSink())
+            try SimulatorService(
+                configuration: SimulatorConfiguration(fleet: fleet, targetRate: 1e9),
+                sink: RecordingSink()
+            )
         }
     }
 }
