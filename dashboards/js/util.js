@@ -1,5 +1,10 @@
 // Small helpers shared by the pages: DOM building, formatting, URL parameters.
 
+// Wall displays: `?kiosk` hides the controls (search, filters, navigation) on every page.
+if (typeof location !== "undefined" && new URLSearchParams(location.search).has("kiosk")) {
+  document.documentElement.classList.add("kiosk");
+}
+
 /** Creates an element: el("div", {class: "x", onclick: f}, "text", childNode, ...). */
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
