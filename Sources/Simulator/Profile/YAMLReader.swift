@@ -43,11 +43,31 @@ struct MappingReader {
                 "\(what) must be a mapping of 'field: value' lines, got \(describe(node))"
             )
         }
+        var merged: [Node] = []
         for (key, value) in mapping {
             guard let name = key.scalar?.string else {
                 throw location.error(.wrongType, key, field: location.fieldPrefix, "field names must be plain words")
             }
-            entries.append((name, value))
+            if name == "<<" {
+                // YAML merge key: `<<: *defaults` (or a list of them); explicit fields win.
+                if case .sequence(let items) = value { merged += items } else { merged.append(value) }
+            } else {
+                entries.append((name, value))
+            }
+        }
+        for source in merged {
+            guard case .mapping(let mapping) = source else {
+                throw location.error(
+                    .wrongType,
+                    source,
+                    field: location.field("<<"),
+                    "a merge key ('<<') needs a mapping or a list of mappings, got \(describe(source))"
+                )
+            }
+            for (key, value) in mapping {
+                guard let name = key.scalar?.string, name != "<<" else { continue }
+                if !entries.contains(where: { $0.key == name }) { entries.append((name, value)) }
+            }
         }
     }
 

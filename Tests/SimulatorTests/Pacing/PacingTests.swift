@@ -119,3 +119,46 @@ import Testing
         #expect(SimulatorProgress.fixed(0.05, 1) == "0.1" && SimulatorProgress.fixed(-3.14159, 2) == "-3.14")
     }
 }
+
+/// Property test: reading counts and timestamps against a naive recomputation of the grid.
+@Suite struct SampleGridTests {
+    @Test(arguments: 0..<12)
+    func readingsFollowTheNaiveGrid(trial: Int) throws {
+        var random = Xoshiro256StarStar(seed: UInt64(trial) &* 7919)
+        let types = (0..<3).map { index in
+            DeviceTypeProfile(
+                name: "t\(index)",
+                count: Int(random.nextInt(in: 1...5)),
+                rate: Double(random.nextInt(in: 1...4000)) / 100,  // 0.01 ... 40 per second
+                metrics: [MetricProfile(name: "m")]
+            )
+        }
+        let fleet = FleetProfile(seed: UInt64(trial), types: types)
+        try fleet.validate()
+        let duration = random.nextInt(in: 1000...20_000)
+        var generator = FleetGenerator(
+            fleet: fleet,
+            startMilliseconds: 0,
+            limits: GeneratorLimits(durationMilliseconds: duration)
+        )
+        var actual: [String: [Int64]] = [:]
+        while let publication = generator.next() {
+            if case .telemetry(_, let ts) = publication.kind { actual[publication.deviceID, default: []].append(ts) }
+        }
+        for device in fleet.devices {
+            let type = fleet.types[device.typeIndex]
+            let interval = 1000 / type.rate
+            // Naive: offset i·I/count, then every I, all below the duration.
+            let offset = Int64((Double(device.indexInType) * interval / Double(type.count)).rounded(.down))
+            var expected: [Int64] = []
+            var k: Int64 = 0
+            while true {
+                let ts = offset + Int64((Double(k) * interval).rounded(.down))
+                if ts >= duration { break }
+                expected.append(ts)
+                k += 1
+            }
+            #expect(actual[device.id, default: []] == expected, "\(device.id) rate \(type.rate)")
+        }
+    }
+}

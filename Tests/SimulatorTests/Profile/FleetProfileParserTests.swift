@@ -444,6 +444,34 @@ import Testing
         #expect(error.description.hasPrefix("devices/bad.yaml"))
     }
 
+    @Test func anchorsAliasesAndMergeKeysReuseDefinitions() throws {
+        let yaml = """
+            types:
+              - name: a
+                metrics:
+                  - &temperature
+                    name: temperature
+                    baseline: 20
+                    noise: &noise { stddev: 0.5 }
+              - name: b
+                metrics:
+                  - *temperature
+                  - name: pressure
+                    noise: *noise
+                  - <<: *temperature
+                    name: outside
+                    baseline: 5
+            """
+        let fleet = try FleetProfileParser.parse(yaml: yaml)
+        let metrics = fleet.types[1].metrics
+        #expect(metrics[0] == fleet.types[0].metrics[0])
+        #expect(metrics[1].noise == NoiseProfile(stddev: 0.5))
+        #expect(metrics[2].name == "outside" && metrics[2].baseline == 5 && metrics[2].noise == NoiseProfile(stddev: 0.5))
+        let bad = "types:\n  - name: t\n    metrics:\n      - <<: 3\n        name: m\n"
+        let error = try #require(throws: ProfileError.self) { try FleetProfileParser.parse(yaml: bad) }
+        #expect(error.code == .wrongType && error.field == "<<")
+    }
+
     @Test func errorsNameTheLine() throws {
         let yaml =
             "seed: 3\ntypes:\n  - name: greenhouse\n    metrics:\n      - name: temperature\n        noise: lots\n"
