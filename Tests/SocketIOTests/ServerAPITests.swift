@@ -1,0 +1,227 @@
+import NIOCore
+import SocketIO
+import Synchronization
+import Testing
+
+/// The server API the hub relies on: middleware with auth, rooms and broadcasts, acks in both
+/// directions, connection state recovery.
+@Suite(.timeLimit(.minutes(1)))
+struct ServerAPITests {
+    static func quietConfiguration() -> SocketIOConfiguration {
+        var configuration = TestServer.conformanceConfiguration()
+        configuration.engine.pingInterval = .seconds(10)
+        configuration.engine.pingTimeout = .seconds(10)
+        return configuration
+    }
+
+    /// Opens a WebSocket, sends `connect` and returns the socket and the CONNECT payload.
+    static func join(_ port: Int, _ connect: String = "40") async throws -> (RawWebSocket, JSONValue) {
+        let socket = try await RawWebSocket.open(port: port, path: "/socket.io/?EIO=4&transport=websocket")
+        _ = try await socket.receive()
+        try await socket.send(connect)
+        guard case .text(let text) = try await socket.receiveSkippingPings() else { throw TestFailure("closed") }
+        guard text.hasPrefix("40") else { throw TestFailure("refused: \(text)") }
+        return (socket, try JSONParser().parse(text.dropFirst(2)))
+    }
+
+    @Test func middlewareRefusesWithoutTheRightToken() async throws {
+        try await TestServer.with(Self.quietConfiguration(), setUp: { io in
+            io.of("/").use { socket in
+                guard socket.handshake.auth["token"] == "secret" else {
+                    throw SocketIOConnectError("not authorized", data: ["code": 401])
+                }
+                socket.data = ["user": "ada"]
+            }
+            io.of("/") { socket in socket.emit("hello", socket.data["user"] ?? .null) }
+        }) { server in
+            let socket = try await RawWebSocket.open(port: server.port, path: "/socket.io/?EIO=4&transport=websocket")
+            defer { socket.close() }
+            _ = try await socket.receive()
+            try await socket.send(#"40{"token":"wrong"}"#)
+            #expect(try await socket.receive() == .text(#"44{"message":"not authorized","data":{"code":401}}"#))
+            try await socket.send(#"40{"token":"secret"}"#)
+            guard case .text(let connect) = try await socket.receive() else { throw TestFailure("closed") }
+            #expect(connect.hasPrefix(#"40{"sid":"#))
+            #expect(try await socket.receive() == .text(#"42["hello","ada"]"#))
+        }
+    }
+
+    @Test func dynamicNamespacesAreMatchedByAPredicate() async throws {
+        try await TestServer.with(Self.quietConfiguration(), setUp: { io in
+            io.of(matching: { $0.hasPrefix("/tenant-") }) { socket in socket.emit("where", .string(socket.namespace.name)) }
+        }) { server in
+            let socket = try await RawWebSocket.open(port: server.port, path: "/socket.io/?EIO=4&transport=websocket")
+            defer { socket.close() }
+            _ = try await socket.receive()
+            try await socket.send("40/tenant-7,")
+            guard case .text(let connect) = try await socket.receive() else { throw TestFailure("closed") }
+            #expect(connect.hasPrefix("40/tenant-7,"))
+            #expect(try await socket.receive() == .text(#"42/tenant-7,["where","/tenant-7"]"#))
+            try await socket.send("40/other,")
+            #expect(try await socket.receive() == .text(#"44/other,{"message":"Invalid namespace"}"#))
+        }
+    }
+
+    @Test func broadcastsReachRoomsMinusExceptions() async throws {
+        try await TestServer.with(Self.quietConfiguration(), setUp: { io in
+            io.of("/") { socket in
+                socket.on("join") { arguments, ack in
+                    socket.join(arguments.compactMap(\.stringValue))
+                    ack?.send([])
+                }
+                socket.on("leave") { arguments, ack in
+                    if let room = arguments.first?.stringValue { socket.leave(room) }
+                    ack?.send([])
+                }
+            }
+        }) { server in
+            let (a, _) = try await Self.join(server.port)
+            let (b, _) = try await Self.join(server.port)
+            let (c, _) = try await Self.join(server.port)
+            defer { [a, b, c].forEach { $0.close() } }
+            try await a.send(#"420["join","r1","vip"]"#)
+            #expect(try await a.receive() == .text("430[]"))
+            try await b.send(#"420["join","r1"]"#)
+            #expect(try await b.receive() == .text("430[]"))
+            try await c.send(#"420["join","r2"]"#)
+            #expect(try await c.receive() == .text("430[]"))
+
+            server.io.to("r1").emit("one", 1)
+            #expect(try await a.receive() == .text(#"42["one",1]"#))
+            #expect(try await b.receive() == .text(#"42["one",1]"#))
+            server.io.to("r1").to("r2").except("vip").emit("two", 2)
+            #expect(try await b.receive() == .text(#"42["two",2]"#))
+            #expect(try await c.receive() == .text(#"42["two",2]"#))
+            server.io.emit("all", "x")
+            #expect(try await a.receive() == .text(#"42["all","x"]"#))  // a got nothing in between
+            #expect(try await b.receive() == .text(#"42["all","x"]"#))
+            #expect(try await c.receive() == .text(#"42["all","x"]"#))
+            try await b.send(#"421["leave","r1"]"#)
+            #expect(try await b.receive() == .text("431[]"))
+            server.io.to("r1").emit("three", ["nested": [true, nil]])
+            #expect(try await a.receive() == .text(#"42["three",{"nested":[true,null]}]"#))
+            server.io.emit("end")
+            #expect(try await b.receive() == .text(#"42["end"]"#))  // b left r1: no "three"
+            #expect(server.io.mainNamespace.socketIDs(in: "r1").count == 1)
+        }
+    }
+
+    @Test func serverEmitWithAckGetsTheClientsAnswerOrTimesOut() async throws {
+        try await TestServer.with(Self.quietConfiguration(), setUp: { _ in }) { server in
+            let (client, connect) = try await Self.join(server.port)
+            defer { client.close() }
+            guard let sid = connect["sid"]?.stringValue, let socket = server.io.mainNamespace.socket(id: sid) else {
+                throw TestFailure("no socket")
+            }
+            async let answer = socket.emitWithAck("question", [41, .binary(ByteBuffer(bytes: [9, 8]))], timeout: .seconds(5))
+            #expect(try await client.receive() == .text(#"451-0["question",41,{"_placeholder":true,"num":0}]"#))
+            #expect(try await client.receive() == .binary([9, 8]))
+            try await client.send(#"430[42,"ok"]"#)
+            #expect(try await answer == [42, "ok"])
+
+            let start = ContinuousClock.now
+            await #expect(throws: SocketIOAckError.timeout) {
+                try await socket.emitWithAck("ignored", [], timeout: .milliseconds(200))
+            }
+            #expect(ContinuousClock.now - start >= .milliseconds(190))
+        }
+    }
+
+    @Test func clientBinaryEventsArriveAsBinaryValues() async throws {
+        let seen = Mutex<[JSONValue]>([])
+        try await TestServer.with(Self.quietConfiguration(), setUp: { io in
+            io.of("/") { socket in
+                socket.on("upload") { arguments, ack in
+                    seen.withLock { $0 = arguments }
+                    ack?.send(["got"])
+                }
+            }
+        }) { server in
+            let (client, _) = try await Self.join(server.port)
+            defer { client.close() }
+            try await client.send(#"451-7["upload",{"name":"f","data":{"_placeholder":true,"num":0}}]"#)
+            try await client.send(binary: [0xDE, 0xAD])
+            #expect(try await client.receive() == .text(#"437["got"]"#))
+        }
+        #expect(seen.withLock { $0 } == [["name": "f", "data": .binary(ByteBuffer(bytes: [0xDE, 0xAD]))]])
+    }
+
+    @Test func recoveryReplaysMissedRoomEventsInOrderWithoutDuplicates() async throws {
+        var configuration = Self.quietConfiguration()
+        configuration.connectionStateRecovery = ConnectionStateRecovery(
+            store: InMemoryRecoveryStore(maxPackets: 100))
+        let recoveredFlags = Mutex<[Bool]>([])
+        try await TestServer.with(configuration, setUp: { io in
+            io.of("/") { socket in
+                recoveredFlags.withLock { $0.append(socket.recovered) }
+                socket.on("join") { arguments, ack in
+                    socket.join(arguments.compactMap(\.stringValue))
+                    ack?.send([])
+                }
+            }
+        }) { server in
+            let (first, connect) = try await Self.join(server.port)
+            guard let sid = connect["sid"]?.stringValue, let pid = connect["pid"]?.stringValue else {
+                throw TestFailure("no sid/pid in \(connect)")
+            }
+            try await first.send(#"420["join","device:d1"]"#)
+            #expect(try await first.receive() == .text("430[]"))
+            server.io.to("device:d1").emit("reading", 1)
+            guard case .text(let firstEvent) = try await first.receive(),
+                case .array(let arguments) = try JSONParser().parse(firstEvent.dropFirst(2)),
+                arguments.count == 3, arguments[1] == 1, let offset = arguments[2].stringValue
+            else { throw TestFailure("no offset on the event") }
+
+            // The transport drops; the server keeps broadcasting.
+            first.close()
+            try await eventually { server.io.mainNamespace.sockets.isEmpty }
+            server.io.to("device:d1").emit("reading", 2)
+            server.io.to("device:d2").emit("reading", 99)  // another room: not for this client
+            server.io.to("device:d1").emit("reading", 3)
+            server.io.emit("fleet", 4)  // the whole namespace
+            server.io.to("device:d1").except("device:d1").emit("reading", 98)  // excluded
+
+            let (second, reconnect) = try await Self.join(server.port, #"40{"pid":"\#(pid)","offset":"\#(offset)"}"#)
+            defer { second.close() }
+            #expect(reconnect["sid"]?.stringValue == sid)
+            #expect(reconnect["pid"]?.stringValue == pid)
+            server.io.to("device:d1").emit("reading", 5)  // live after recovery
+
+            var values: [JSONValue] = []
+            var offsets: [String] = []
+            while values.count < 4 {
+                guard case .text(let text) = try await second.receiveSkippingPings(),
+                    case .array(let arguments) = try JSONParser().parse(text.dropFirst(2)), arguments.count == 3,
+                    let eventOffset = arguments[2].stringValue
+                else { throw TestFailure("unexpected packet") }
+                values.append(arguments[1])
+                offsets.append(eventOffset)
+            }
+            #expect(values == [2, 3, 4, 5])
+            #expect(Set(offsets).count == offsets.count)
+            #expect(server.io.mainNamespace.socket(id: sid)?.rooms == [sid, "device:d1"])
+            // Nothing else (no duplicate) is queued: the next packet is a fresh emit.
+            server.io.emit("marker")
+            guard case .text(let marker) = try await second.receiveSkippingPings() else { throw TestFailure("closed") }
+            #expect(marker.hasPrefix(#"42["marker","#))
+        }
+        #expect(recoveredFlags.withLock { $0 } == [false, true])
+    }
+
+    @Test func recoveryWithAnUnknownOffsetGivesAFreshSession() async throws {
+        var configuration = Self.quietConfiguration()
+        configuration.connectionStateRecovery = ConnectionStateRecovery()
+        try await TestServer.with(configuration, setUp: { _ in }) { server in
+            let (first, connect) = try await Self.join(server.port)
+            guard let sid = connect["sid"]?.stringValue, let pid = connect["pid"]?.stringValue else {
+                throw TestFailure("no pid")
+            }
+            first.close()
+            try await eventually { server.io.mainNamespace.sockets.isEmpty }
+            let (second, reconnect) = try await Self.join(server.port, #"40{"pid":"\#(pid)","offset":"nope"}"#)
+            defer { second.close() }
+            #expect(reconnect["sid"]?.stringValue != sid)
+            #expect(reconnect["pid"]?.stringValue != pid)
+        }
+    }
+}
