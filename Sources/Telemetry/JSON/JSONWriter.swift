@@ -62,7 +62,7 @@ public struct JSONWriter: Sendable {
     public mutating func field(_ name: String, _ value: Bool) {
         key(name)
         comma()
-        bytes.append(contentsOf: value ? Array("true".utf8) : Array("false".utf8))
+        bytes.append(contentsOf: (value ? "true" : "false").utf8)
         needsComma = true
     }
 
@@ -83,6 +83,13 @@ public struct JSONWriter: Sendable {
     public mutating func string(_ value: String) {
         comma()
         bytes.append(UInt8(ascii: "\""))
+        if !value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            // Common case: nothing to escape.
+            bytes.append(contentsOf: value.utf8)
+            bytes.append(UInt8(ascii: "\""))
+            needsComma = true
+            return
+        }
         for byte in value.utf8 {
             switch byte {
             case UInt8(ascii: "\""): bytes.append(UInt8(ascii: "\\")); bytes.append(byte)
