@@ -20,8 +20,8 @@ struct ConsumerStateMachine {
     private var buffer = Deque<KafkaConsumerRecord>()
     private var reader: Reader?
     private var commands: [Command] = []
-    /// Fetching is paused because the buffer is full.
-    private(set) var flowPaused = false
+    /// The poll thread stopped polling because the buffer is full; wake it when records are read.
+    private var pollerParked = false
     /// Partitions the app paused.
     private(set) var userPaused = Set<KafkaTopicPartition>()
 
@@ -68,7 +68,9 @@ struct ConsumerStateMachine {
     mutating func next(_ continuation: Reader) -> NextAction {
         if !buffer.isEmpty {
             defer { buffer = [] }
-            return .records(buffer, wakePoller: flowPaused)
+            let wake = pollerParked
+            pollerParked = false
+            return .records(buffer, wakePoller: wake)
         }
         if lifecycle == .closed || lifecycle == .closing {
             return .finished
@@ -90,20 +92,11 @@ struct ConsumerStateMachine {
 
     // MARK: Flow control
 
-    enum FlowAction {
-        case none, pause, resume
-    }
-
-    mutating func flowControl() -> FlowAction {
-        if !flowPaused && buffer.count >= maxBuffered {
-            flowPaused = true
-            return .pause
-        }
-        if flowPaused && buffer.count <= maxBuffered / 2 {
-            flowPaused = false
-            return .resume
-        }
-        return .none
+    /// On the poll thread: whether to stop polling (the buffer is full) until records are read.
+    mutating func parkIfFull() -> Bool {
+        guard buffer.count >= maxBuffered, lifecycle != .closing else { return false }
+        pollerParked = true
+        return true
     }
 
     mutating func userPause(_ partitions: [KafkaTopicPartition]) {

@@ -1,4 +1,5 @@
 import CRdKafka
+import Dispatch
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
@@ -165,14 +166,8 @@ public final class KafkaConsumer: Service, Sendable {
     /// Resumes fetching these partitions.
     public func resume(_ partitions: [KafkaTopicPartition]) async throws(KafkaError) {
         try await onPollThread { () throws(KafkaError) in
-            let flowPaused = self.shared.state.withLockedValue { state in
-                state.userResume(partitions)
-                return state.flowPaused
-            }
-            // While the buffer is full, flow control resumes them later.
-            if !flowPaused {
-                try self.setPaused(partitions, paused: false)
-            }
+            self.shared.state.withLockedValue { $0.userResume(partitions) }
+            try self.setPaused(partitions, paused: false)
         }
     }
 
@@ -249,16 +244,10 @@ public final class KafkaConsumer: Service, Sendable {
                 command.run()
             }
             if close { break }
-            switch shared.state.withLockedValue({ $0.flowControl() }) {
-            case .none:
-                break
-            case .pause:
-                logger.debug("Kafka consumer buffer full: pausing fetch")
-                try? setPaused(currentAssignment(), paused: true)
-            case .resume:
-                logger.debug("Kafka consumer buffer drained: resuming fetch")
-                let userPaused = shared.state.withLockedValue { $0.userPaused }
-                try? setPaused((try? currentAssignment())?.filter { !userPaused.contains($0) } ?? [], paused: false)
+            if shared.state.withLockedValue({ $0.parkIfFull() }) {
+                // Backpressure: stop polling until the app reads (or a command or close arrives).
+                _ = shared.parked.wait(timeout: .now() + .milliseconds(100))
+                continue
             }
             var message = rd_kafka_consumer_poll(handle.pointer, 100)
             while let current = message {
@@ -456,9 +445,6 @@ public final class KafkaConsumer: Service, Sendable {
                 if result != RD_KAFKA_RESP_ERR_NO_ERROR {
                     logger.error("Kafka assign failed: \(String(cString: rd_kafka_err2str(result)))")
                 }
-            }
-            if shared.state.withLockedValue({ $0.flowPaused }) {
-                rd_kafka_pause_partitions(client, partitions)
             }
             shared.rebalanceContinuation.yield(.assigned(topicPartitions))
         case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:

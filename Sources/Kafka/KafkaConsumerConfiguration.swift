@@ -34,8 +34,10 @@ public struct KafkaConsumerConfiguration: Sendable {
     public var heartbeatInterval: Duration = .seconds(3)
     /// How often stored offsets are committed (`auto.commit.interval.ms`). Default: 5 s.
     public var commitInterval: Duration = .seconds(5)
-    /// Most records buffered between librdkafka and the app. When full, fetching is paused
-    /// until the app has read half of them. Default: 10 000.
+    /// Most records buffered between librdkafka and the app. When full, the consumer stops
+    /// polling librdkafka (whose prefetch is bounded by `queued.max.messages.kbytes`) until the
+    /// app reads; rebalance callbacks then wait too, as with any consumer that stops polling.
+    /// Default: 10 000.
     public var maxBufferedRecords: Int = 10_000
     /// Any other librdkafka property (CONFIGURATION.md), applied last so it wins. Default: empty.
     public var additionalProperties: [String: String] = [:]

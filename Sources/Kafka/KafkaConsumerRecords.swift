@@ -1,4 +1,5 @@
 import DequeModule
+import Dispatch
 import NIOConcurrencyHelpers
 
 /// State shared by the consumer, its poll thread, its rebalance callback and its record
@@ -9,6 +10,8 @@ final class ConsumerShared: Sendable {
     /// Asks the poll thread to look at its state now (`rd_kafka_queue_yield`); set once the
     /// handle exists.
     let wakePoller = NIOLockedValueBox<(@Sendable () -> Void)?>(nil)
+    /// The poll thread waits on this while the buffer is full.
+    let parked = DispatchSemaphore(value: 0)
 
     init(maxBuffered: Int, rebalanceContinuation: AsyncStream<KafkaRebalanceEvent>.Continuation) {
         self.state = NIOLockedValueBox(ConsumerStateMachine(maxBuffered: maxBuffered))
@@ -16,6 +19,7 @@ final class ConsumerShared: Sendable {
     }
 
     func wake() {
+        parked.signal()
         wakePoller.withLockedValue { $0 }?()
     }
 
@@ -51,8 +55,9 @@ final class ConsumerShared: Sendable {
 
 /// The records a ``KafkaConsumer`` reads, as an `AsyncSequence`. Iterate it from one task.
 ///
-/// Buffering is bounded: when `maxBufferedRecords` wait unread, fetching pauses until the app
-/// has read half. Leaving the `for await` loop (or cancelling its task) closes the consumer:
+/// Buffering is bounded: when `maxBufferedRecords` wait unread, the consumer stops polling
+/// librdkafka (whose own prefetch queue is bounded by `queued.max.messages.kbytes`) until the
+/// app reads them. Leaving the `for await` loop (or cancelling its task) closes the consumer:
 /// stored offsets are committed, the group is left, and `run()` returns.
 public struct KafkaConsumerRecords: AsyncSequence, Sendable {
     public typealias Element = KafkaConsumerRecord

@@ -49,7 +49,7 @@ struct KafkaRoundTripTests {
         #expect(partitionsByKey.values.allSatisfy { $0.count == 1 })
     }
 
-    @Test("A small buffer pauses fetching without losing or repeating records")
+    @Test("A small buffer stops polling without losing or repeating records")
     func boundedBuffer() async throws {
         let cluster = try DevKafkaCluster(brokerCount: 1, logger: logger)
         defer { cluster.shutdown() }
