@@ -18,11 +18,11 @@ public struct FleetGenerator: Sendable, IteratorProtocol, Sequence {
     public let recordsGroundTruth: Bool
 
     /// What was injected so far.
-    public private(set) var groundTruth = GroundTruth()
+    public internal(set) var groundTruth = GroundTruth()
     /// Readings sampled so far (each is published exactly once, late or not).
     public private(set) var readingsSampled = 0
 
-    private var devices: [DeviceState] = []
+    var devices: [DeviceState] = []
     private var queue = EventQueue()
     private var output: [Publication] = []
     private var outputIndex = 0
@@ -254,123 +254,6 @@ public struct FleetGenerator: Sendable, IteratorProtocol, Sequence {
             queue.push(.delivery(publication), at: time + delay, device: index)
         } else {
             output.append(publication)
-        }
-    }
-
-    /// The value of one metric at one sample; starts and ends spikes and stuck periods.
-    private mutating func metricValue(device index: Int, metric metricIndex: Int, at time: Int64) -> Double {
-        let number = devices[index].device.number
-        var state = devices[index].metrics[metricIndex]
-        defer { devices[index].metrics[metricIndex] = state }
-        let metric = state.model.metric
-        // One noise draw per sample, always, so anomalies never shift the noise stream.
-        let noise =
-            metric.noise.map { profile in
-                Swift.max(-profile.clamp, Swift.min(profile.clamp, state.noise.nextGaussian())) * profile.stddev
-            } ?? 0
-        let normal = state.model.finish(state.model.clean(elapsedMilliseconds: time) + noise)
-        if let anomaly = state.anomaly, time >= anomaly.end { state.anomaly = nil }
-
-        // Spikes take precedence in the order below only when no event is running: events of
-        // one metric never overlap.
-        if let spikes = metric.spikes, spikes.event.applies(to: number) {
-            if let window = Self.trigger(
-                spikes.event,
-                random: &state.spikeRandom,
-                occurrence: &state.nextSpikeOccurrence,
-                at: time
-            ), state.anomaly == nil {
-                let peak = state.model.finish(state.model.clean(elapsedMilliseconds: window.start) + spikes.magnitude)
-                state.anomaly = DeviceState.Anomaly(
-                    kind: .spike,
-                    end: window.end,
-                    value: peak,
-                    record: record(
-                        .spike,
-                        device: index,
-                        metric: metric.name,
-                        window: window,
-                        value: peak,
-                        magnitude: spikes.magnitude
-                    )
-                )
-            }
-        }
-        if let stuck = metric.stuck, stuck.applies(to: number) {
-            if let window = Self.trigger(
-                stuck,
-                random: &state.stuckRandom,
-                occurrence: &state.nextStuckOccurrence,
-                at: time
-            ), state.anomaly == nil {
-                state.anomaly = DeviceState.Anomaly(
-                    kind: .stuck,
-                    end: window.end,
-                    value: normal,
-                    record: record(
-                        .stuck,
-                        device: index,
-                        metric: metric.name,
-                        window: window,
-                        value: normal,
-                        magnitude: nil
-                    )
-                )
-            }
-        }
-        guard let anomaly = state.anomaly else { return normal }
-        if let record = anomaly.record {
-            let ts = startMilliseconds + time
-            groundTruth.records[record].readings = (groundTruth.records[record].readings ?? 0) + 1
-            if groundTruth.records[record].firstReadingTs == nil { groundTruth.records[record].firstReadingTs = ts }
-            groundTruth.records[record].lastReadingTs = ts
-        }
-        return anomaly.value
-    }
-
-    private mutating func record(
-        _ kind: GroundTruthRecord.Kind,
-        device index: Int,
-        metric: String,
-        window: (start: Int64, end: Int64),
-        value: Double,
-        magnitude: Double?
-    ) -> Int? {
-        guard recordsGroundTruth else { return nil }
-        groundTruth.records.append(
-            GroundTruthRecord(
-                kind: kind,
-                device: devices[index].device.id,
-                metric: metric,
-                start: startMilliseconds + window.start,
-                end: startMilliseconds + window.end,
-                value: value,
-                magnitude: magnitude,
-                readings: 0
-            )
-        )
-        return groundTruth.records.count - 1
-    }
-
-    /// Whether an event starts at this sample, and its window `[start, end)` (relative ms).
-    /// Probability triggers draw exactly one number per sample; schedules skip occurrences
-    /// that ended before this sample (the device was offline, or another event was running).
-    private static func trigger(
-        _ event: EventProfile,
-        random: inout Xoshiro256StarStar,
-        occurrence: inout Int64,
-        at time: Int64
-    ) -> (start: Int64, end: Int64)? {
-        switch event.trigger {
-        case .probability(let probability):
-            guard random.nextUnit() < probability else { return nil }
-            return (time, time + event.durationMilliseconds)
-        case .schedule(let every, let at):
-            while at + occurrence * every + event.durationMilliseconds <= time { occurrence += 1 }
-            let start = at + occurrence * every
-            guard start <= time else { return nil }
-            occurrence += 1
-            return (start, start + event.durationMilliseconds)
         }
     }
 

@@ -44,6 +44,11 @@ public struct Publication: Sendable, Hashable {
         self.kind = kind
     }
 
+    /// `offset<TAB>topic<TAB>payload` (payload as UTF-8 text), for dry runs and logs.
+    public var textLine: String {
+        "\(offsetMilliseconds)\t\(topic)\t\(String(decoding: payload, as: UTF8.self))"
+    }
+
     /// Whether this is a reading.
     public var isTelemetry: Bool {
         if case .telemetry = kind { return true }

@@ -36,20 +36,33 @@ public final class SimulatorService: Service, Sendable {
     /// The paced fleet the run uses.
     public var pacedFleet: FleetProfile { plan.fleet }
 
-    /// Runs until the limit or graceful shutdown; returns the final progress.
-    @discardableResult
-    public func runReturningProgress() async throws -> SimulatorProgress {
-        let start = configuration.startMilliseconds ?? Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
-        var generator = FleetGenerator(
+    /// The ground truth of a bounded run started at `startMilliseconds` (pass the same start as
+    /// the configuration's), computed by replaying the generator — the run is deterministic, so
+    /// the live run does not need to record it. `nil` when neither `duration` nor `count` is set.
+    public func plannedGroundTruth(startMilliseconds: Int64) -> GroundTruth? {
+        guard configuration.duration != nil || configuration.count != nil else { return nil }
+        var generator = makeGenerator(startMilliseconds: startMilliseconds, recordsGroundTruth: true)
+        return generator.generateAll().groundTruth
+    }
+
+    private func makeGenerator(startMilliseconds: Int64, recordsGroundTruth: Bool) -> FleetGenerator {
+        FleetGenerator(
             fleet: plan.fleet,
-            startMilliseconds: start,
+            startMilliseconds: startMilliseconds,
             seed: configuration.seed,
             limits: GeneratorLimits(
                 durationMilliseconds: configuration.duration?.wholeMilliseconds,
                 readings: configuration.count
             ),
-            recordsGroundTruth: false
+            recordsGroundTruth: recordsGroundTruth
         )
+    }
+
+    /// Runs until the limit or graceful shutdown; returns the final progress.
+    @discardableResult
+    public func runReturningProgress() async throws -> SimulatorProgress {
+        let start = configuration.startMilliseconds ?? Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
+        var generator = makeGenerator(startMilliseconds: start, recordsGroundTruth: false)
         let pacer = BatchPacer(
             tickMilliseconds: max(1, configuration.tick.wholeMilliseconds),
             maxBatch: configuration.maxBatch

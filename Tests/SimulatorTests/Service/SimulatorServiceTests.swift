@@ -51,7 +51,11 @@ import Testing
             startMilliseconds: TestSupport.start,
             limits: GeneratorLimits(readings: 1500)
         )
-        #expect(published == generator.generateAll().publications)
+        let replay = generator.generateAll()
+        #expect(published == replay.publications)
+        #expect(service.plannedGroundTruth(startMilliseconds: TestSupport.start) == replay.groundTruth)
+        #expect(replay.groundTruth.records.isEmpty == false)
+        #expect(published.first?.textLine == "0\tdevices/probe-1/status\tonline")
         // 1500 readings at 2000/s take about 0.75 s of real time (late ones up to 0.4 s more).
         #expect(took >= .milliseconds(650))
         #expect(took < .seconds(5))
