@@ -87,7 +87,7 @@ public struct AlertEvaluator: Sendable, Codable {
                     deviceStates[rule.name] = state
                     continue
                 }
-                observed = (value - previousValue) / (Double(reading.ts - previousTs) / 1000)
+                observed = (value - previousValue) / (Double(reading.ts.saturatingSubtract(previousTs)) / 1000)
             default:
                 observed = value
             }
@@ -112,14 +112,14 @@ public struct AlertEvaluator: Sendable, Codable {
             }
             var since = ts
             if case .pending(let start) = state.phase { since = start }
-            guard ts - since >= rule.holdFor.milliseconds else {
+            guard ts.saturatingSubtract(since) >= rule.holdFor.milliseconds else {
                 state.phase = .pending(since: since)
                 return nil
             }
             let id = AlertTransition.alertID(device: device, rule: rule.name, activatedAt: ts)
             state.phase = .active(id: id, since: ts, acknowledged: false)
             let unit = rule.condition.isRate ? "/s" : ""
-            let held = rule.holdFor.milliseconds > 0 ? " for \(TimeSpan(milliseconds: ts - since))" : ""
+            let held = rule.holdFor.milliseconds > 0 ? " for \(TimeSpan(milliseconds: ts.saturatingSubtract(since)))" : ""
             return transition(
                 rule, device, id: id, state: .active, value: observed, threshold: threshold, ts: ts,
                 message: "\(rule.metric ?? "") \(Self.format(observed))\(unit) \(rule.condition.isUpward ? "above" : "below") \(Self.format(threshold))\(unit)\(held) on \(device)")
@@ -142,9 +142,9 @@ public struct AlertEvaluator: Sendable, Codable {
             guard var deviceStates = states[device] else { continue }
             for rule in rules {
                 guard case .offline(let span) = rule.condition, var state = deviceStates[rule.name],
-                    state.lastArrival != .min, case .inactive = state.phase, now - state.lastArrival >= span.milliseconds
+                    state.lastArrival != .min, case .inactive = state.phase, now.saturatingSubtract(state.lastArrival) >= span.milliseconds
                 else { continue }
-                let activatedAt = state.lastArrival + span.milliseconds
+                let activatedAt = state.lastArrival.saturatingAdd(span.milliseconds)
                 let id = AlertTransition.alertID(device: device, rule: rule.name, activatedAt: activatedAt)
                 state.phase = .active(id: id, since: activatedAt, acknowledged: false)
                 deviceStates[rule.name] = state

@@ -43,7 +43,9 @@ public struct TimeSpan: Sendable, Hashable, Comparable, Codable, CustomStringCon
             default: return nil
             }
             i += 1
-            total += number * unit
+            let (product, overflow) = number.multipliedReportingOverflow(by: unit)
+            guard !overflow else { return nil }
+            total = total.saturatingAdd(product)
             guard total <= 100 * 365 * 86_400_000 else { return nil }
         }
         milliseconds = total

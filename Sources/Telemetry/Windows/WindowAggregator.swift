@@ -77,14 +77,19 @@ public struct WindowAggregator: Sendable, Codable {
         self.configuration = configuration
     }
 
+    /// Readings with `|ts|` above this (about 285 000 years) are ignored (`isDropped`).
+    public static let maxMagnitude: UInt64 = 1 << 53
+
     /// Readings that were late for at least one window, over all devices.
     public var lateReadings: UInt64 { devices.values.reduce(0) { $0 + $1.lateReadings } }
 
     /// Adds a reading that arrived at wall-clock `arrivedAt` (epoch ms), closing windows the new
     /// watermark passes.
     public mutating func ingest(_ reading: Reading, arrivedAt: Int64) -> WindowIngestResult {
-        var state = devices[reading.device] ?? DeviceState()
         var result = WindowIngestResult()
+        // Window arithmetic stays far from overflow: decoded readings are within 0...year 9999.
+        guard reading.ts.magnitude <= Self.maxMagnitude else { return result }
+        var state = devices[reading.device] ?? DeviceState()
         for (index, spec) in configuration.windows.enumerated() {
             for start in spec.starts(containing: reading.ts) {
                 if start + spec.size <= state.watermark {
@@ -103,7 +108,7 @@ public struct WindowAggregator: Sendable, Codable {
         if result.isLate { state.lateReadings += 1 }
         state.maxEventTs = max(state.maxEventTs, reading.ts)
         state.lastArrival = max(state.lastArrival, arrivedAt)
-        let watermark = state.maxEventTs - configuration.allowedLateness.milliseconds
+        let watermark = state.maxEventTs.saturatingSubtract(configuration.allowedLateness.milliseconds)
         if watermark > state.watermark {
             state.watermark = watermark
             result.closed = close(&state, device: reading.device)
@@ -116,12 +121,11 @@ public struct WindowAggregator: Sendable, Codable {
     /// windows that closed, ordered by device, window and metric.
     public mutating func advance(now: Int64) -> [WindowStats] {
         var output: [WindowStats] = []
-        let lag = configuration.allowedLateness.milliseconds + configuration.idleGrace.milliseconds
+        let lag = configuration.allowedLateness.milliseconds.saturatingAdd(configuration.idleGrace.milliseconds)
         for device in devices.keys.sorted() {
             guard var state = devices[device], state.maxEventTs != .min, now > state.lastArrival else { continue }
-            let (silence, overflow) = now.subtractingReportingOverflow(state.lastArrival)
-            guard !overflow else { continue }
-            let projected = state.maxEventTs.addingReportingOverflow(silence).partialValue - lag
+            let silence = now.saturatingSubtract(state.lastArrival)
+            let projected = state.maxEventTs.saturatingAdd(silence).saturatingSubtract(lag)
             guard projected > state.watermark else { continue }
             state.watermark = projected
             output += close(&state, device: device)
@@ -154,7 +158,7 @@ public struct WindowAggregator: Sendable, Codable {
     }
 
     private func close(_ state: inout DeviceState, device: DeviceID) -> [WindowStats] {
-        let due = state.open.keys.filter { $0.start + configuration.windows[$0.spec].size <= state.watermark }
+        let due = state.open.keys.filter { $0.start.saturatingAdd(configuration.windows[$0.spec].size) <= state.watermark }
         guard !due.isEmpty else { return [] }
         return emit(&state, device: device, keys: due.sorted())
     }

@@ -11,7 +11,8 @@ public struct WindowSpec: Sendable, Hashable, Codable, CustomStringConvertible {
 
     /// A tumbling window of `size`.
     public static func tumbling(_ size: TimeSpan) -> WindowSpec {
-        WindowSpec(unchecked: size.milliseconds, hop: size.milliseconds)
+        let size = max(1, size.milliseconds)
+        return WindowSpec(unchecked: size, hop: size)
     }
 
     init(unchecked size: Int64, hop: Int64) {
@@ -61,6 +62,7 @@ public struct WindowSpec: Sendable, Hashable, Codable, CustomStringConvertible {
 
     /// The starts of the windows containing `ts`, oldest first.
     public func starts(containing ts: Int64) -> StrideThrough<Int64> {
+        guard hop > 0, size >= hop else { return stride(from: 0, through: -1, by: 1) }
         let last = Self.floorDiv(ts, hop) * hop
         let first = last - size + hop
         return stride(from: first, through: last, by: Int(hop))

@@ -203,3 +203,30 @@ import Testing
         }
     }
 }
+
+@Suite struct HostileInputTests {
+    @Test func extremeTimesNeverTrap() {
+        let device = DeviceID("x")!
+        var aggregator = WindowAggregator(
+            configuration: WindowingConfiguration(
+                windows: [.tumbling(.init(milliseconds: 0)), .tumbling(.seconds(10))],
+                allowedLateness: .init(milliseconds: .max), idleGrace: .init(milliseconds: .max)))
+        for ts in [Int64.min, -1, 0, Int64.max, 1 << 53, -(1 << 53)] {
+            _ = aggregator.ingest(Reading(device: device, ts: ts, metrics: [Metric("m", 1)]), arrivedAt: ts)
+            _ = aggregator.advance(now: ts)
+        }
+        _ = aggregator.advance(now: .max)
+        _ = aggregator.closeAll()
+        var evaluator = AlertEvaluator(rules: [
+            AlertRule(name: "a", metric: "m", condition: .rateAbove(perSecond: 1), holdFor: .init(milliseconds: .max)),
+            AlertRule(name: "o", metric: nil, condition: .offline(.init(milliseconds: .max))),
+        ])
+        for ts in [Int64.min, Int64.min + 1, 0, Int64.max] {
+            _ = evaluator.evaluate(Reading(device: device, ts: ts, metrics: [Metric("m", Double(ts))]), arrivedAt: ts)
+            _ = evaluator.advance(now: ts)
+        }
+        _ = evaluator.advance(now: .max)
+        #expect(TimeSpan(parsing: "999999999999d") == nil)
+        #expect(TimeSpan(parsing: "999999999999h") == nil)
+    }
+}
