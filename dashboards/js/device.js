@@ -52,6 +52,17 @@ const hubNow = () => Date.now() + clockOffset;
 
 // ---- charts ------------------------------------------------------------------------------
 
+// Charts scrolled out of view are not drawn (a device may have up to 64 metrics).
+const chartVisibility = new IntersectionObserver((entries) => {
+  for (const e of entries) {
+    const c = charts.get(e.target.dataset.metric);
+    if (!c) continue;
+    c.visible = e.isIntersecting;
+    if (c.visible) c.chart.dirty = true;
+  }
+  schedule();
+}, { rootMargin: "100px" });
+
 function metricChart(metric) {
   let c = charts.get(metric);
   if (c) return c;
@@ -63,8 +74,9 @@ function metricChart(metric) {
     statsLine, canvas);
   const series = new Series(SPAN_MS, MAX_POINTS);
   const stats = new StatsStore(SPAN_MS);
-  c = { series, stats, chart: new LineChart(canvas, series, stats, SPAN_MS), node, value, statsLine };
+  c = { series, stats, chart: new LineChart(canvas, series, stats, SPAN_MS), node, value, statsLine, visible: true };
   c.chart.window = state.window;
+  chartVisibility.observe(node);
   charts.set(metric, c);
   // Keep charts in name order.
   const after = [...charts.keys()].sort().find((m) => m > metric);
@@ -148,7 +160,7 @@ ui.windows.addEventListener("click", (e) => {
 function render() {
   const now = hubNow();
   for (const c of charts.values()) {
-    if (!c.chart.dirty) continue;
+    if (!c.chart.dirty || !c.visible) continue;
     c.chart.draw(now);
     setText(c.value, fmtValue(c.series.lastV));
     const w = c.chart.shownWindow();

@@ -7,6 +7,7 @@ import { AlertBook } from "./alerts-model.js";
 import { el, setText, fmtValue, fmtAgo, fmtDateTime, frameBatcher, deviceHref } from "./util.js";
 
 const MAX_METRICS_SHOWN = 6;
+const MAX_CARDS = 500; // bounded DOM for big fleets; search narrows down
 
 const devices = new Map(); // id -> {id, status, lastSeen, lastSeq, metrics, card}
 const alerts = new AlertBook();
@@ -217,15 +218,18 @@ function render() {
   const key = `${view.q}|${view.filter}|${view.sort}|${devices.size}`;
   if (key !== orderKey) {
     orderKey = key;
-    const list = ordered();
+    const all = ordered();
+    const list = all.slice(0, MAX_CARDS);
     const wanted = list.map((d) => (d.card || buildCard(d)).root);
     const current = [...ui.fleet.children];
     if (wanted.length !== current.length || wanted.some((n, i) => n !== current[i])) {
       for (const d of list) renderCard(d, now); // placed cards are current, seen or not
       ui.fleet.replaceChildren(...wanted);
     }
-    ui.empty.hidden = wanted.length > 0 || !synced;
-    setText(ui.empty, devices.size === 0 ? "No device has reported yet." : "No device matches.");
+    ui.empty.hidden = (wanted.length > 0 && all.length <= MAX_CARDS) || !synced;
+    setText(ui.empty, devices.size === 0 ? "No device has reported yet."
+      : all.length > MAX_CARDS ? `Showing ${MAX_CARDS} of ${all.length} devices; search or filter to see the others.`
+        : "No device matches.");
   }
   let online = 0;
   for (const d of devices.values()) if (d.status === "online") online++;
