@@ -18,7 +18,7 @@ public struct AlertEvaluator: Sendable, Codable {
     enum Phase: Sendable, Hashable, Codable {
         case inactive
         case pending(since: Int64)
-        case active(id: String, since: Int64, acknowledged: Bool)
+        case active(id: String, since: Int64, acknowledged: Bool, ackedBy: String? = nil)
     }
 
     struct RuleState: Sendable, Hashable, Codable {
@@ -52,7 +52,7 @@ public struct AlertEvaluator: Sendable, Codable {
     public func activeAlerts(device: DeviceID) -> [String: String] {
         var result: [String: String] = [:]
         for (rule, state) in states[device] ?? [:] {
-            if case .active(let id, _, _) = state.phase { result[rule] = id }
+            if case .active(let id, _, _, _) = state.phase { result[rule] = id }
         }
         return result
     }
@@ -64,13 +64,15 @@ public struct AlertEvaluator: Sendable, Codable {
         for rule in rules where rule.matches(reading.device) {
             var state = deviceStates[rule.name] ?? RuleState()
             if case .offline = rule.condition {
+                let silence = Double(arrivedAt.saturatingSubtract(state.lastArrival)) / 1000
                 state.lastArrival = max(state.lastArrival, arrivedAt)
-                if case .active(let id, _, _) = state.phase {
+                if case .active(let id, _, _, let ackedBy) = state.phase {
                     state.phase = .inactive
-                    output.append(
-                        transition(
-                            rule, reading.device, id: id, state: .cleared, value: 0, threshold: rule.condition.threshold,
-                            ts: arrivedAt, message: "\(reading.device) is reporting again"))
+                    var cleared = transition(
+                        rule, reading.device, id: id, state: .cleared, value: silence, threshold: rule.condition.threshold,
+                        ts: arrivedAt, message: "\(reading.device) is reporting again after \(Self.format(silence))s")
+                    cleared.ackedBy = ackedBy
+                    output.append(cleared)
                 }
                 deviceStates[rule.name] = state
                 continue
@@ -123,15 +125,17 @@ public struct AlertEvaluator: Sendable, Codable {
             return transition(
                 rule, device, id: id, state: .active, value: observed, threshold: threshold, ts: ts,
                 message: "\(rule.metric ?? "") \(Self.format(observed))\(unit) \(rule.condition.isUpward ? "above" : "below") \(Self.format(threshold))\(unit)\(held) on \(device)")
-        case .active(let id, _, _):
+        case .active(let id, _, _, let ackedBy):
             let level = rule.clearLevel
             let clears = rule.condition.isUpward ? observed <= level : observed >= level
             guard clears else { return nil }
             state.phase = .inactive
             let unit = rule.condition.isRate ? "/s" : ""
-            return transition(
+            var cleared = transition(
                 rule, device, id: id, state: .cleared, value: observed, threshold: level, ts: ts,
                 message: "\(rule.metric ?? "") back to \(Self.format(observed))\(unit) on \(device) (clear level \(Self.format(level))\(unit))")
+            cleared.ackedBy = ackedBy
+            return cleared
         }
     }
 
@@ -158,23 +162,26 @@ public struct AlertEvaluator: Sendable, Codable {
         return output
     }
 
-    /// Acknowledges the active alert `id` at `ts` (an operator record). Returns the `acknowledged`
-    /// transition, or `nil` when no active alert has that id or it was already acknowledged.
-    public mutating func acknowledge(id: String, at ts: Int64) -> AlertTransition? {
+    /// Acknowledges the active alert `id` at `ts` (an operator record, see ``OperatorRecord``), by
+    /// operator `by`. Returns the `acknowledged` transition, or `nil` when no active alert has that
+    /// id or it was already acknowledged.
+    public mutating func acknowledge(id: String, at ts: Int64, by operatorName: String? = nil) -> AlertTransition? {
         for device in states.keys.sorted() {
             guard var deviceStates = states[device] else { continue }
             for rule in rules {
-                guard var state = deviceStates[rule.name], case .active(let activeID, let since, let acknowledged) = state.phase,
+                guard var state = deviceStates[rule.name], case .active(let activeID, let since, let acknowledged, _) = state.phase,
                     activeID == id
                 else { continue }
                 guard !acknowledged else { return nil }
-                state.phase = .active(id: id, since: since, acknowledged: true)
+                state.phase = .active(id: id, since: since, acknowledged: true, ackedBy: operatorName)
                 deviceStates[rule.name] = state
                 states[device] = deviceStates
                 let value = state.lastObserved.isNaN ? rule.condition.threshold : state.lastObserved
-                return transition(
+                var acknowledgement = transition(
                     rule, device, id: id, state: .acknowledged, value: value, threshold: rule.condition.threshold, ts: ts,
-                    message: "\(rule.name) on \(device) acknowledged")
+                    message: "\(rule.name) on \(device) acknowledged" + (operatorName.map { " by \($0)" } ?? ""))
+                acknowledgement.ackedBy = operatorName
+                return acknowledgement
             }
         }
         return nil

@@ -10,7 +10,8 @@ public enum AlertState: String, Sendable, Hashable, Codable, CaseIterable {
 /// JSON (keys in this order): `{"id","device","rule","metric","severity","state","value",
 /// "threshold","ts","message"}`; `metric` is `null` for offline rules; `ts` is the event time of
 /// the transition (epoch ms). `id` is the same for every transition of one activation and is
-/// derived from device, rule and activation time only, so replays produce the same ids.
+/// derived from device, rule and activation time only, so replays produce the same ids. The
+/// optional `ackedBy` follows `message` when known.
 public struct AlertTransition: Sendable, Hashable, Codable {
     public var id: String
     public var device: DeviceID
@@ -24,11 +25,14 @@ public struct AlertTransition: Sendable, Hashable, Codable {
     public var threshold: Double
     public var ts: Int64
     public var message: String
+    /// Who acknowledged the alert (optional field `ackedBy`): set on `acknowledged` transitions and
+    /// on the later `cleared` one when known; omitted from the JSON when `nil`.
+    public var ackedBy: String?
 
     /// Creates a transition.
     public init(
         id: String, device: DeviceID, rule: String, metric: String?, severity: Severity, state: AlertState, value: Double,
-        threshold: Double, ts: Int64, message: String
+        threshold: Double, ts: Int64, message: String, ackedBy: String? = nil
     ) {
         self.id = id
         self.device = device
@@ -40,6 +44,7 @@ public struct AlertTransition: Sendable, Hashable, Codable {
         self.threshold = threshold
         self.ts = ts
         self.message = message
+        self.ackedBy = ackedBy
     }
 
     /// The deterministic alert id: 16 hex digits of FNV-1a 64 over `device`, `rule` and the
@@ -73,6 +78,7 @@ public struct AlertTransition: Sendable, Hashable, Codable {
         w.field("threshold", threshold)
         w.field("ts", ts)
         w.field("message", message)
+        if let ackedBy { w.field("ackedBy", ackedBy) }
         w.endObject()
         return w.bytes
     }
@@ -107,6 +113,7 @@ public struct AlertTransition: Sendable, Hashable, Codable {
         }
         return AlertTransition(
             id: try string("id"), device: device, rule: try string("rule"), metric: metric, severity: severity, state: state,
-            value: try number("value"), threshold: try number("threshold"), ts: ts, message: try string("message"))
+            value: try number("value"), threshold: try number("threshold"), ts: ts, message: try string("message"),
+            ackedBy: fields["ackedBy"]?.string)
     }
 }

@@ -192,3 +192,43 @@ import Testing
         }
     }
 }
+
+@Suite struct OperatorAndStatusRecordTests {
+    @Test func operatorRecordsRoundTrip() throws {
+        let device = DeviceID("greenhouse-1")!
+        let records: [OperatorRecord] = [
+            .acknowledgement(id: "9f3c2a7d1e0b4c58", device: device, by: "alice", ts: 1_764_400_012_000),
+            .acknowledgement(id: "9f3c2a7d1e0b4c58", device: device, by: nil, ts: 1),
+            .note(id: "n-3-1042", device: device, text: "Vent 3 \"stuck\"\n😀", author: "alice", ts: 1_764_400_013_000),
+        ]
+        for record in records {
+            #expect(try OperatorRecord.decode(record.encoded()) == record)
+        }
+        #expect(String(decoding: records[0].encoded(), as: UTF8.self)
+            == #"{"type":"ack","id":"9f3c2a7d1e0b4c58","device":"greenhouse-1","by":"alice","ts":1764400012000}"#)
+        for bad in [#"{"type":"ack"}"#, #"{"type":"x","id":"a","device":"d","ts":1}"#, #"{"type":"note","id":"a","device":"d","ts":1,"text":""}"#, "[]"] {
+            #expect(throws: ReadingRejection.self) { try OperatorRecord.decode(Array(bad.utf8)) }
+        }
+    }
+
+    @Test func acknowledgementCarriesTheOperator() throws {
+        let device = DeviceID("d")!
+        var evaluator = AlertEvaluator(rules: [AlertRule(name: "hot", metric: "t", condition: .above(1))])
+        let active = evaluator.evaluate(Reading(device: device, ts: 1, metrics: [Metric("t", 2)]), arrivedAt: 0)
+        let id = try #require(active.first?.id)
+        let ack = evaluator.acknowledge(id: id, at: 5, by: "alice")
+        #expect(ack?.ackedBy == "alice")
+        let cleared = evaluator.evaluate(Reading(device: device, ts: 2, metrics: [Metric("t", 0)]), arrivedAt: 0)
+        #expect(cleared.first?.ackedBy == "alice")
+        let bytes = try #require(cleared.first).encoded()
+        #expect(String(decoding: bytes, as: UTF8.self).hasSuffix(#","ackedBy":"alice"}"#))
+        #expect(try AlertTransition.decode(bytes) == cleared.first)
+    }
+
+    @Test func statusRecordsRoundTrip() throws {
+        let record = DeviceStatusRecord(device: DeviceID("d1")!, status: .offline, ts: 1_764_400_030_000)
+        #expect(String(decoding: record.encoded(), as: UTF8.self) == #"{"device":"d1","status":"offline","ts":1764400030000}"#)
+        #expect(try DeviceStatusRecord.decode(record.encoded()) == record)
+        #expect(throws: ReadingRejection.self) { try DeviceStatusRecord.decode(Array(#"{"device":"d1","status":"away","ts":1}"#.utf8)) }
+    }
+}
