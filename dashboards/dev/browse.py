@@ -24,6 +24,7 @@ import tempfile
 import time
 
 import aiohttp
+import socketio
 
 HERE = pathlib.Path(__file__).resolve().parent
 
@@ -279,6 +280,14 @@ async def cmd_smoke(args):
         await b.eval("document.getElementById('note-text').value = 'smoke note ' + 42; document.getElementById('note-send').click()")
         c.check(await b.wait_for("document.getElementById('notes').textContent.includes('smoke note 42')"),
                 "device: note sent and shown")
+        # Another operator (python-socketio, a second official client) writes a note.
+        other = socketio.AsyncClient()
+        await other.connect(hub.url, auth={"name": "bob"}, transports=["websocket"])
+        ack = await other.call("note", {"device": dev, "text": "note from bob"}, timeout=10)
+        await other.disconnect()
+        c.check(ack.get("ok") and await b.wait_for("document.getElementById('notes').textContent.includes('bob')"
+                                                   " && document.getElementById('notes').textContent.includes('note from bob')"),
+                "device: another operator's note appears live")
         # Reconnect without recovery: the page subscribes again and reloads history.
         await hub.post("/dev/disconnect")
         c.check(await b.wait_for("document.querySelector('.toasts').textContent.includes('history reloaded')", 15),
