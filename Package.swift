@@ -61,7 +61,7 @@ var targets: [Target] = [
         name: "SocketIO",
         dependencies: [
             "CZlib", nioCore, nioLocks, logging, collections, hummingbird, hummingbirdWebSocket,
-            hummingbirdWSCompression, nioPosix, .product(name: "NIOWebSocket", package: "swift-nio"),
+            hummingbirdWSCompression, nioPosix, .product(name: "NIOWebSocket", package: "swift-nio"), lifecycle,
         ],
         swiftSettings: swiftSettings
     ),

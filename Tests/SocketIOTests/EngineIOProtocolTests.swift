@@ -27,7 +27,7 @@ struct EngineIOProtocolTests {
     }
 
     @Test func pollingHandshakeOpensASession() async throws {
-        try await TestServer.with { server in
+        try await TestServer.with(TestServer.conformanceConfiguration()) { server in
             let response = try await RawHTTP.get(port: server.port, "\(Self.base)?EIO=4&transport=polling")
             #expect(response.status == 200)
             try Self.checkHandshake(response.text, upgrades: ["websocket"])
@@ -74,7 +74,7 @@ struct EngineIOProtocolTests {
     }
 
     @Test func webSocketHandshakeOpensASession() async throws {
-        try await TestServer.with { server in
+        try await TestServer.with(TestServer.conformanceConfiguration()) { server in
             let socket = try await RawWebSocket.open(port: server.port, path: "\(Self.base)?EIO=4&transport=websocket")
             defer { socket.close() }
             guard case .text(let text) = try await socket.receive() else { throw TestFailure("no handshake") }
@@ -169,7 +169,9 @@ struct EngineIOProtocolTests {
     }
 
     @Test func pollingHeartbeat() async throws {
-        try await TestServer.with { server in
+        var configuration = TestServer.conformanceConfiguration()
+        configuration.engine.pingTimeout = .seconds(2)  // the 300 ms ping cycle is under test, not the timeout
+        try await TestServer.with(configuration) { server in
             let sid = try await Self.openPolling(server.port)
             let path = "\(Self.base)?EIO=4&transport=polling&sid=\(sid)"
             for _ in 0..<3 {
@@ -183,7 +185,7 @@ struct EngineIOProtocolTests {
     }
 
     @Test func pollingPingTimeoutClosesTheSession() async throws {
-        try await TestServer.with { server in
+        try await TestServer.with(TestServer.conformanceConfiguration()) { server in
             let sid = try await Self.openPolling(server.port)
             try await Task.sleep(for: .milliseconds(500))
             let poll = try await RawHTTP.get(port: server.port, "\(Self.base)?EIO=4&transport=polling&sid=\(sid)")
@@ -192,7 +194,9 @@ struct EngineIOProtocolTests {
     }
 
     @Test func webSocketHeartbeat() async throws {
-        try await TestServer.with { server in
+        var configuration = TestServer.conformanceConfiguration()
+        configuration.engine.pingTimeout = .seconds(2)  // the 300 ms ping cycle is under test, not the timeout
+        try await TestServer.with(configuration) { server in
             let socket = try await RawWebSocket.open(port: server.port, path: "\(Self.base)?EIO=4&transport=websocket")
             defer { socket.close() }
             _ = try await socket.receive()
@@ -204,10 +208,10 @@ struct EngineIOProtocolTests {
     }
 
     @Test func webSocketPingTimeoutClosesTheSession() async throws {
-        try await TestServer.with { server in
+        try await TestServer.with(TestServer.conformanceConfiguration()) { server in
+            let start = ContinuousClock.now
             let socket = try await RawWebSocket.open(port: server.port, path: "\(Self.base)?EIO=4&transport=websocket")
             defer { socket.close() }
-            let start = ContinuousClock.now
             try await socket.waitForClose()
             #expect(ContinuousClock.now - start >= .milliseconds(450))
         }

@@ -21,7 +21,7 @@ struct SocketIOProtocolTests {
     }
 
     @Test func engineHandshakeOnTheSocketIOPath() async throws {
-        try await TestServer.with { server in
+        try await TestServer.with(TestServer.conformanceConfiguration()) { server in
             let response = try await RawHTTP.get(port: server.port, "/socket.io/?EIO=4&transport=polling")
             #expect(response.status == 200)
             try EngineIOProtocolTests.checkHandshake(response.text, upgrades: ["websocket"])
@@ -76,9 +76,9 @@ struct SocketIOProtocolTests {
         configuration.engine.pingInterval = .seconds(10)  // so only the connect timeout can close it
         configuration.engine.pingTimeout = .seconds(10)
         try await TestServer.with(configuration) { server in
+            let start = ContinuousClock.now
             let socket = try await RawWebSocket.open(port: server.port, path: Self.path)
             defer { socket.close() }
-            let start = ContinuousClock.now
             _ = try await socket.receive()
             try await socket.waitForClose()
             let elapsed = ContinuousClock.now - start
@@ -88,7 +88,7 @@ struct SocketIOProtocolTests {
     }
 
     @Test func disconnectsFromTheMainNamespaceAndKeepsTheConnection() async throws {
-        try await TestServer.with { server in
+        try await TestServer.with(TestServer.conformanceConfiguration()) { server in
             let socket = try await Self.connect(server.port)
             defer { socket.close() }
             try await socket.send("41")

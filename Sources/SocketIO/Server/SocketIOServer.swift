@@ -4,6 +4,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import ServiceLifecycle
 
 /// A Socket.IO v5 server (over Engine.IO v4) for a Hummingbird application.
 ///
@@ -172,5 +173,15 @@ public final class SocketIOServer: Sendable {
         var generator = SystemRandomNumberGenerator()
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
         return String((0..<20).map { _ in alphabet[Int(generator.next() % 64)] })
+    }
+}
+
+extension SocketIOServer: Service {
+    /// Runs until graceful shutdown, then closes every connection (reason `server shutting
+    /// down`, which connection state recovery treats as recoverable). Add the server to the
+    /// `ServiceGroup` after the Hummingbird application so that it stops first.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        close()
     }
 }
