@@ -7,12 +7,15 @@ import Testing
         let configuration = try TelemetryConfiguration.parse(yaml: TelemetryConfiguration.defaultYAML)
         #expect(configuration.windowing.windows.map(\.name) == ["10s", "1m", "5m/1m"])
         #expect(configuration.windowing.allowedLateness == .seconds(2))
-        #expect(configuration.rules.count == 7)
+        #expect(configuration.rules.map(\.name) == [
+            "overheating", "freezer-warm", "temperature-jump", "pump-vibration", "bearing-hot", "humid", "silent",
+        ])
         #expect(TelemetryConfiguration.standard == configuration)
         let overheating = configuration.rules[0]
-        #expect(overheating.condition == .above(30) && overheating.clear == 28 && overheating.holdFor == .seconds(10))
+        #expect(overheating.condition == .above(30) && overheating.clear == 29.5 && overheating.holdFor == .seconds(10))
         #expect(overheating.severity == .critical && overheating.metric == "temperature" && overheating.devices == "*")
-        #expect(configuration.rules[2].condition == .rateAbove(perSecond: 0.5))
+        #expect(configuration.rules[2].condition == .rateAbove(perSecond: 3))
+        #expect(configuration.rules[1].matches(DeviceID("freezer-01")!) && !configuration.rules[1].matches(DeviceID("pump-1")!))
         #expect(configuration.rules.last?.condition == .offline(.seconds(30)))
     }
 
