@@ -173,14 +173,17 @@ final class MosquittoLoop: @unchecked Sendable {
         var reads = 0
         let maxReads = configuration.maxBatchSize * 2
         while received.count < configuration.maxBatchSize && reads < maxReads {
+            let before = received.count
             errno = 0
             rc = mosquitto_loop_read(mosq, 1)
             reads += 1
             if rc != MOSQ_ERR_SUCCESS.rawValue || mosquitto_socket(mosq) < 0 { break }
-            // EAGAIN usually means the socket is drained, but libmosquitto also leaves it behind
-            // when its internal wake-up socket pair (which only `mosquitto_loop` empties) is
-            // full, which happens after a few thousand queued packets. So confirm with poll(2).
-            if errno == EAGAIN || errno == EWOULDBLOCK, !socketReadable(mosq) { break }
+            // The socket is drained when a call brought no message and ended in EAGAIN. (EAGAIN
+            // alone says little: libmosquitto also leaves it behind when queueing a PUBACK, once
+            // its internal wake-up socket pair — which only `mosquitto_loop` empties — is full.)
+            // A call that read another packet (PUBACK, SUBACK, PINGRESP) may end the batch early;
+            // the next iteration goes on.
+            if received.count == before && (errno == EAGAIN || errno == EWOULDBLOCK) { break }
             if justConnected {
                 readPending = true
                 break
@@ -199,12 +202,6 @@ final class MosquittoLoop: @unchecked Sendable {
             if let (consumer, batch) = handOver { consumer.resume(returning: batch) }
         }
         return rc
-    }
-
-    /// Whether the MQTT socket has data right now.
-    private func socketReadable(_ mosq: OpaquePointer) -> Bool {
-        var descriptor = pollfd(fd: mosquitto_socket(mosq), events: Int16(POLLIN), revents: 0)
-        return poll(&descriptor, 1, 0) > 0 && Int32(descriptor.revents) & (POLLIN | POLLHUP | POLLERR) != 0
     }
 
     /// One step of a graceful shutdown; returns `true` when the loop should end.

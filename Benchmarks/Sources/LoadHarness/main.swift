@@ -1,1 +1,2 @@
 // Load harness entry point: see the subcommands.
+if CommandLine.arguments.dropFirst().first == "mqtt" { await MQTTBenchmark.run(arguments: Array(CommandLine.arguments.dropFirst(2))) }
