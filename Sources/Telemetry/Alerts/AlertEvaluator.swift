@@ -69,7 +69,8 @@ public struct AlertEvaluator: Sendable, Codable {
                 if case .active(let id, _, _, let ackedBy) = state.phase {
                     state.phase = .inactive
                     var cleared = transition(
-                        rule, reading.device, id: id, state: .cleared, value: silence, threshold: rule.condition.threshold,
+                        rule, reading.device, id: id, state: .cleared, value: silence,
+                        threshold: rule.condition.threshold,
                         ts: arrivedAt, message: "\(reading.device) is reporting again after \(Self.format(silence))s")
                     cleared.ackedBy = ackedBy
                     output.append(cleared)
@@ -77,7 +78,9 @@ public struct AlertEvaluator: Sendable, Codable {
                 deviceStates[rule.name] = state
                 continue
             }
-            guard let metric = rule.metric, let value = reading.value(of: metric), reading.ts > state.lastTs else { continue }
+            guard let metric = rule.metric, let value = reading.value(of: metric), reading.ts > state.lastTs else {
+                continue
+            }
             let previousTs = state.lastTs
             let previousValue = state.lastValue
             state.lastTs = reading.ts
@@ -121,10 +124,13 @@ public struct AlertEvaluator: Sendable, Codable {
             let id = AlertTransition.alertID(device: device, rule: rule.name, activatedAt: ts)
             state.phase = .active(id: id, since: ts, acknowledged: false)
             let unit = rule.condition.isRate ? "/s" : ""
-            let held = rule.holdFor.milliseconds > 0 ? " for \(TimeSpan(milliseconds: ts.saturatingSubtract(since)))" : ""
+            let held =
+                rule.holdFor.milliseconds > 0 ? " for \(TimeSpan(milliseconds: ts.saturatingSubtract(since)))" : ""
             return transition(
                 rule, device, id: id, state: .active, value: observed, threshold: threshold, ts: ts,
-                message: "\(rule.metric ?? "") \(Self.format(observed))\(unit) \(rule.condition.isUpward ? "above" : "below") \(Self.format(threshold))\(unit)\(held) on \(device)")
+                message:
+                    "\(rule.metric ?? "") \(Self.format(observed))\(unit) \(rule.condition.isUpward ? "above" : "below") \(Self.format(threshold))\(unit)\(held) on \(device)"
+            )
         case .active(let id, _, _, let ackedBy):
             let level = rule.clearLevel
             let clears = rule.condition.isUpward ? observed <= level : observed >= level
@@ -133,7 +139,9 @@ public struct AlertEvaluator: Sendable, Codable {
             let unit = rule.condition.isRate ? "/s" : ""
             var cleared = transition(
                 rule, device, id: id, state: .cleared, value: observed, threshold: level, ts: ts,
-                message: "\(rule.metric ?? "") back to \(Self.format(observed))\(unit) on \(device) (clear level \(Self.format(level))\(unit))")
+                message:
+                    "\(rule.metric ?? "") back to \(Self.format(observed))\(unit) on \(device) (clear level \(Self.format(level))\(unit))"
+            )
             cleared.ackedBy = ackedBy
             return cleared
         }
@@ -146,7 +154,8 @@ public struct AlertEvaluator: Sendable, Codable {
             guard var deviceStates = states[device] else { continue }
             for rule in rules {
                 guard case .offline(let span) = rule.condition, var state = deviceStates[rule.name],
-                    state.lastArrival != .min, case .inactive = state.phase, now.saturatingSubtract(state.lastArrival) >= span.milliseconds
+                    state.lastArrival != .min, case .inactive = state.phase,
+                    now.saturatingSubtract(state.lastArrival) >= span.milliseconds
                 else { continue }
                 let activatedAt = state.lastArrival.saturatingAdd(span.milliseconds)
                 let id = AlertTransition.alertID(device: device, rule: rule.name, activatedAt: activatedAt)
@@ -154,7 +163,8 @@ public struct AlertEvaluator: Sendable, Codable {
                 deviceStates[rule.name] = state
                 output.append(
                     transition(
-                        rule, device, id: id, state: .active, value: rule.condition.threshold, threshold: rule.condition.threshold,
+                        rule, device, id: id, state: .active, value: rule.condition.threshold,
+                        threshold: rule.condition.threshold,
                         ts: activatedAt, message: "no reading from \(device) for \(span)"))
             }
             states[device] = deviceStates
@@ -169,7 +179,8 @@ public struct AlertEvaluator: Sendable, Codable {
         for device in states.keys.sorted() {
             guard var deviceStates = states[device] else { continue }
             for rule in rules {
-                guard var state = deviceStates[rule.name], case .active(let activeID, let since, let acknowledged, _) = state.phase,
+                guard var state = deviceStates[rule.name],
+                    case .active(let activeID, let since, let acknowledged, _) = state.phase,
                     activeID == id
                 else { continue }
                 guard !acknowledged else { return nil }
@@ -178,7 +189,8 @@ public struct AlertEvaluator: Sendable, Codable {
                 states[device] = deviceStates
                 let value = state.lastObserved.isNaN ? rule.condition.threshold : state.lastObserved
                 var acknowledgement = transition(
-                    rule, device, id: id, state: .acknowledged, value: value, threshold: rule.condition.threshold, ts: ts,
+                    rule, device, id: id, state: .acknowledged, value: value, threshold: rule.condition.threshold,
+                    ts: ts,
                     message: "\(rule.name) on \(device) acknowledged" + (operatorName.map { " by \($0)" } ?? ""))
                 acknowledgement.ackedBy = operatorName
                 return acknowledgement
@@ -188,11 +200,13 @@ public struct AlertEvaluator: Sendable, Codable {
     }
 
     private func transition(
-        _ rule: AlertRule, _ device: DeviceID, id: String, state: AlertState, value: Double, threshold: Double, ts: Int64,
+        _ rule: AlertRule, _ device: DeviceID, id: String, state: AlertState, value: Double, threshold: Double,
+        ts: Int64,
         message: String
     ) -> AlertTransition {
         AlertTransition(
-            id: id, device: device, rule: rule.name, metric: rule.metric, severity: rule.severity, state: state, value: value,
+            id: id, device: device, rule: rule.name, metric: rule.metric, severity: rule.severity, state: state,
+            value: value,
             threshold: threshold, ts: ts, message: message)
     }
 

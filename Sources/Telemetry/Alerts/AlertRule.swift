@@ -55,7 +55,8 @@ public struct AlertRule: Sendable, Hashable, Codable {
 
     /// Creates a rule (validated by ``TelemetryConfiguration/parse(yaml:)`` when read from YAML).
     public init(
-        name: String, devices: String = "*", metric: String?, condition: AlertCondition, holdFor: TimeSpan = .init(milliseconds: 0),
+        name: String, devices: String = "*", metric: String?, condition: AlertCondition,
+        holdFor: TimeSpan = .init(milliseconds: 0),
         clear: Double? = nil, severity: Severity = .warning
     ) {
         self.name = name

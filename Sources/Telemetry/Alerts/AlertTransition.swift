@@ -31,7 +31,8 @@ public struct AlertTransition: Sendable, Hashable, Codable {
 
     /// Creates a transition.
     public init(
-        id: String, device: DeviceID, rule: String, metric: String?, severity: Severity, state: AlertState, value: Double,
+        id: String, device: DeviceID, rule: String, metric: String?, severity: Severity, state: AlertState,
+        value: Double,
         threshold: Double, ts: Int64, message: String, ackedBy: String? = nil
     ) {
         self.id = id
@@ -112,7 +113,8 @@ public struct AlertTransition: Sendable, Hashable, Codable {
         default: throw bad("metric")
         }
         return AlertTransition(
-            id: try string("id"), device: device, rule: try string("rule"), metric: metric, severity: severity, state: state,
+            id: try string("id"), device: device, rule: try string("rule"), metric: metric, severity: severity,
+            state: state,
             value: try number("value"), threshold: try number("threshold"), ts: ts, message: try string("message"),
             ackedBy: fields["ackedBy"]?.string)
     }

@@ -37,7 +37,10 @@ public struct TelemetryConfiguration: Sendable, Hashable {
     }
 
     static let topLevelKeys = ["windows", "lateness", "idle_grace", "rules"]
-    static let ruleKeys = ["name", "devices", "metric", "above", "below", "rate_above", "rate_below", "offline", "for", "clear", "severity"]
+    static let ruleKeys = [
+        "name", "devices", "metric", "above", "below", "rate_above", "rate_below", "offline", "for", "clear",
+        "severity",
+    ]
 
     /// Parses and validates a configuration file. Errors name the rule, the field and the line,
     /// and say what to write instead.
@@ -51,19 +54,24 @@ public struct TelemetryConfiguration: Sendable, Hashable {
         var configuration = TelemetryConfiguration()
         guard let root else { return configuration }
         guard let mapping = root.mapping else {
-            throw ConfigurationError(field: "(top level)", "expected a mapping with keys \(topLevelKeys.joined(separator: ", "))", line: root.line)
+            throw ConfigurationError(
+                field: "(top level)", "expected a mapping with keys \(topLevelKeys.joined(separator: ", "))",
+                line: root.line)
         }
         for (keyNode, value) in mapping {
             let key = keyNode.string ?? ""
             switch key {
             case "windows":
                 guard let items = value.sequence else {
-                    throw ConfigurationError(field: "windows", "expected a list such as [10s, 1m] or [1m/10s]", line: value.line)
+                    throw ConfigurationError(
+                        field: "windows", "expected a list such as [10s, 1m] or [1m/10s]", line: value.line)
                 }
                 var windows: [WindowSpec] = []
                 for item in items {
                     guard let text = item.scalar?.string else {
-                        throw ConfigurationError(field: "windows", "each window is a duration such as 10s or size/hop such as 1m/10s", line: item.line)
+                        throw ConfigurationError(
+                            field: "windows", "each window is a duration such as 10s or size/hop such as 1m/10s",
+                            line: item.line)
                     }
                     do throws(ConfigurationError) {
                         let spec = try WindowSpec(parsing: text)
@@ -78,7 +86,8 @@ public struct TelemetryConfiguration: Sendable, Hashable {
                     }
                 }
                 guard !windows.isEmpty else {
-                    throw ConfigurationError(field: "windows", "list at least one window, e.g. [10s, 1m]", line: value.line)
+                    throw ConfigurationError(
+                        field: "windows", "list at least one window, e.g. [10s, 1m]", line: value.line)
                 }
                 configuration.windowing.windows = windows
             case "lateness":
@@ -88,12 +97,15 @@ public struct TelemetryConfiguration: Sendable, Hashable {
             case "rules":
                 if value.null != nil { continue }
                 guard let items = value.sequence else {
-                    throw ConfigurationError(field: "rules", "expected a list of rules, each starting with '- name: ...'", line: value.line)
+                    throw ConfigurationError(
+                        field: "rules", "expected a list of rules, each starting with '- name: ...'", line: value.line)
                 }
                 for (index, item) in items.enumerated() {
                     let rule = try parseRule(item, index: index)
                     if configuration.rules.contains(where: { $0.name == rule.name }) {
-                        throw ConfigurationError(rule: rule.name, field: "name", "two rules are named '\(rule.name)'; names must be unique", line: item.line)
+                        throw ConfigurationError(
+                            rule: rule.name, field: "name", "two rules are named '\(rule.name)'; names must be unique",
+                            line: item.line)
                     }
                     configuration.rules.append(rule)
                 }
@@ -108,7 +120,9 @@ public struct TelemetryConfiguration: Sendable, Hashable {
     static func parseRule(_ node: Node, index: Int) throws(ConfigurationError) -> AlertRule {
         let fallbackName = "rules[\(index)]"
         guard let mapping = node.mapping else {
-            throw ConfigurationError(rule: fallbackName, field: "(rule)", "each rule is a mapping with at least name and a condition", line: node.line)
+            throw ConfigurationError(
+                rule: fallbackName, field: "(rule)", "each rule is a mapping with at least name and a condition",
+                line: node.line)
         }
         var fields: [String: Node] = [:]
         for (keyNode, value) in mapping {
@@ -116,16 +130,19 @@ public struct TelemetryConfiguration: Sendable, Hashable {
             guard ruleKeys.contains(key) else {
                 let name = mapping["name"]?.string ?? fallbackName
                 throw ConfigurationError(
-                    rule: name, field: key, "unknown field; the fields are \(ruleKeys.joined(separator: ", "))", line: keyNode.line)
+                    rule: name, field: key, "unknown field; the fields are \(ruleKeys.joined(separator: ", "))",
+                    line: keyNode.line)
             }
             fields[key] = value
         }
         guard let nameNode = fields["name"] else {
-            throw ConfigurationError(rule: fallbackName, field: "name", "every rule needs a name, e.g. name: overheating", line: node.line)
+            throw ConfigurationError(
+                rule: fallbackName, field: "name", "every rule needs a name, e.g. name: overheating", line: node.line)
         }
         guard let name = nameNode.scalar?.string, Metric.isValidName(name) else {
             throw ConfigurationError(
-                rule: fallbackName, field: "name", "a rule name is 1 to 64 characters from A-Z a-z 0-9 _ . -", line: nameNode.line)
+                rule: fallbackName, field: "name", "a rule name is 1 to 64 characters from A-Z a-z 0-9 _ . -",
+                line: nameNode.line)
         }
         func fail(_ field: String, _ message: String) -> ConfigurationError {
             ConfigurationError(rule: name, field: field, message, line: fields[field]?.line ?? node.line)
@@ -140,12 +157,14 @@ public struct TelemetryConfiguration: Sendable, Hashable {
             devices = glob
         }
         let conditionKeys = ["above", "below", "rate_above", "rate_below", "offline"].filter { fields[$0] != nil }
-        guard conditionKeys.count == 1, let conditionKey = conditionKeys.first, let conditionNode = fields[conditionKey] else {
+        guard conditionKeys.count == 1, let conditionKey = conditionKeys.first, let conditionNode = fields[conditionKey]
+        else {
             throw fail(
                 conditionKeys.first ?? "above",
                 conditionKeys.isEmpty
                     ? "a rule needs exactly one condition: above, below, rate_above, rate_below or offline"
-                    : "a rule has exactly one condition, but it has \(conditionKeys.joined(separator: " and ")); split it into two rules")
+                    : "a rule has exactly one condition, but it has \(conditionKeys.joined(separator: " and ")); split it into two rules"
+            )
         }
         let condition: AlertCondition
         switch conditionKey {
@@ -176,12 +195,16 @@ public struct TelemetryConfiguration: Sendable, Hashable {
         if let value = fields["for"] { holdFor = try duration(value, rule: name, field: "for") }
         var clear: Double?
         if let value = fields["clear"] {
-            let level = condition.isRate ? try rate(value, rule: name, field: "clear") : try number(value, rule: name, field: "clear")
+            let level =
+                condition.isRate
+                ? try rate(value, rule: name, field: "clear") : try number(value, rule: name, field: "clear")
             if condition.isUpward, level > condition.threshold {
-                throw fail("clear", "must be at or below \(conditionKey) (\(condition.threshold)) so the alert can clear")
+                throw fail(
+                    "clear", "must be at or below \(conditionKey) (\(condition.threshold)) so the alert can clear")
             }
             if !condition.isUpward, level < condition.threshold {
-                throw fail("clear", "must be at or above \(conditionKey) (\(condition.threshold)) so the alert can clear")
+                throw fail(
+                    "clear", "must be at or above \(conditionKey) (\(condition.threshold)) so the alert can clear")
             }
             clear = level
         }
@@ -193,13 +216,15 @@ public struct TelemetryConfiguration: Sendable, Hashable {
             severity = parsed
         }
         return AlertRule(
-            name: name, devices: devices, metric: metric, condition: condition, holdFor: holdFor, clear: clear, severity: severity)
+            name: name, devices: devices, metric: metric, condition: condition, holdFor: holdFor, clear: clear,
+            severity: severity)
     }
 
     static func number(_ node: Node, rule: String, field: String) throws(ConfigurationError) -> Double {
         guard let scalar = node.scalar, scalar.style == .plain, let value = Double(scalar.string), value.isFinite else {
             throw ConfigurationError(
-                rule: rule, field: field, "expected a finite number such as 30 or -4.5, got '\(node.scalar?.string ?? "a list or mapping")'",
+                rule: rule, field: field,
+                "expected a finite number such as 30 or -4.5, got '\(node.scalar?.string ?? "a list or mapping")'",
                 line: node.line)
         }
         return value

@@ -50,11 +50,13 @@ public enum OperatorRecord: Sendable, Hashable {
         let fields = try bytes.withUnsafeBytes { raw in
             Result { () throws(ReadingRejection) in try FlatJSONObject.parse(raw) }
         }.get()
-        guard let type = fields["type"]?.string, let id = fields["id"]?.string, !id.isEmpty, let ts = fields["ts"]?.int64,
+        guard let type = fields["type"]?.string, let id = fields["id"]?.string, !id.isEmpty,
+            let ts = fields["ts"]?.int64,
             let rawDevice = fields["device"]?.string
         else { throw ReadingRejection(.badRecord, "operator record needs type, id, device and ts") }
         guard let device = DeviceID(rawDevice) else {
-            throw ReadingRejection(.badDeviceID, "operator record: device '\(rawDevice.prefix(80))' is not a valid device id")
+            throw ReadingRejection(
+                .badDeviceID, "operator record: device '\(rawDevice.prefix(80))' is not a valid device id")
         }
         switch type {
         case "ack":

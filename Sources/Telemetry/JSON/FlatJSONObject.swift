@@ -33,7 +33,9 @@ enum FlatJSONValue: Equatable {
 
 /// Parses a record object whose fields are scalars (nested values are validated and skipped).
 enum FlatJSONObject {
-    static func parse(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = 64) throws(ReadingRejection) -> [String: FlatJSONValue] {
+    static func parse(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = 64) throws(ReadingRejection) -> [String:
+        FlatJSONValue]
+    {
         var scanner = JSONScanner(bytes, maxDepth: maxDepth)
         var fields: [String: FlatJSONValue] = [:]
         try scanner.expect(UInt8(ascii: "{"), "'{'")
@@ -50,7 +52,9 @@ enum FlatJSONObject {
                     let token = try scanner.scanNumber()
                     if token.isInteger, let magnitude = scanner.integerMagnitude(token) {
                         if token.isNegative {
-                            guard magnitude <= UInt64(Int64.max) + 1 else { throw scanner.syntax("integer out of range") }
+                            guard magnitude <= UInt64(Int64.max) + 1 else {
+                                throw scanner.syntax("integer out of range")
+                            }
                             value = .integer(magnitude == UInt64(Int64.max) + 1 ? Int64.min : -Int64(magnitude))
                         } else {
                             value = magnitude <= UInt64(Int64.max) ? .integer(Int64(magnitude)) : .unsigned(magnitude)

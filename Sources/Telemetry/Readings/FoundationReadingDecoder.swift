@@ -27,7 +27,8 @@ public struct FoundationReadingDecoder: Sendable {
     /// Decodes a payload received on `devices/{device}/telemetry`.
     public func decode(_ payload: [UInt8], device: DeviceID) throws(ReadingRejection) -> Reading {
         guard payload.count <= limits.maxPayloadBytes else {
-            throw ReadingRejection(.tooLarge, "payload is \(payload.count) bytes; the limit is \(limits.maxPayloadBytes)")
+            throw ReadingRejection(
+                .tooLarge, "payload is \(payload.count) bytes; the limit is \(limits.maxPayloadBytes)")
         }
         guard String(validating: payload, as: UTF8.self) != nil else {
             throw ReadingRejection(.invalidUTF8, "payload is not valid UTF-8")
@@ -47,7 +48,8 @@ public struct FoundationReadingDecoder: Sendable {
         let ts = try timestamp(dictionary["ts"])
         var seq: UInt64?
         if let raw = dictionary["seq"] {
-            guard let number = raw as? NSNumber, Self.isIntegerLiteral(number), number.int64Value >= 0 || Self.isUnsigned(number)
+            guard let number = raw as? NSNumber, Self.isIntegerLiteral(number),
+                number.int64Value >= 0 || Self.isUnsigned(number)
             else { throw ReadingRejection(.badSequence, "seq must be an integer in 0...18446744073709551615") }
             seq = number.uint64Value
         }
@@ -82,7 +84,8 @@ public struct FoundationReadingDecoder: Sendable {
                 throw ReadingRejection(.badTimestamp, "ts is not an RFC 3339 date-time")
             }
             let style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
-            guard let date = (try? Date(text, strategy: style)) ?? (try? Date(text, strategy: Date.ISO8601FormatStyle()))
+            guard
+                let date = (try? Date(text, strategy: style)) ?? (try? Date(text, strategy: Date.ISO8601FormatStyle()))
             else { throw ReadingRejection(.badTimestamp, "ts is not an RFC 3339 date-time") }
             value = Int64((date.timeIntervalSince1970 * 1000).rounded())
         } else if let number = raw as? NSNumber, Self.isIntegerLiteral(number), !Self.isUnsigned(number) {

@@ -38,7 +38,8 @@ public struct ReadingDecoder: Sendable {
     /// Decodes a payload received on `devices/{device}/telemetry`.
     public func decode(_ payload: UnsafeRawBufferPointer, device: DeviceID) throws(ReadingRejection) -> Reading {
         guard payload.count <= limits.maxPayloadBytes else {
-            throw ReadingRejection(.tooLarge, "payload is \(payload.count) bytes; the limit is \(limits.maxPayloadBytes)")
+            throw ReadingRejection(
+                .tooLarge, "payload is \(payload.count) bytes; the limit is \(limits.maxPayloadBytes)")
         }
         var parser = PayloadParser(scanner: JSONScanner(payload, maxDepth: limits.maxDepth), limits: limits)
         do {
@@ -153,7 +154,9 @@ struct PayloadParser {
             } else {
                 try scanner.skipValue(depth: 1)
             }
-            if let id { device = id } else {
+            if let id {
+                device = id
+            } else {
                 deviceError = ReadingRejection(.badDeviceID, "device must be a valid device id")
             }
         } else if scanner.stringEquals(key, "metrics") {

@@ -39,7 +39,9 @@ public enum ReadingRecord {
     }
 
     /// Decodes a record from raw bytes.
-    public static func decode(_ bytes: UnsafeRawBufferPointer, limits: ReadingLimits = .standard) throws(ReadingRejection) -> Reading {
+    public static func decode(_ bytes: UnsafeRawBufferPointer, limits: ReadingLimits = .standard)
+        throws(ReadingRejection) -> Reading
+    {
         guard bytes.count <= limits.maxPayloadBytes else {
             throw ReadingRejection(.tooLarge, "record is \(bytes.count) bytes; the limit is \(limits.maxPayloadBytes)")
         }

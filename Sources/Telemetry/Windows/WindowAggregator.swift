@@ -158,7 +158,9 @@ public struct WindowAggregator: Sendable, Codable {
     }
 
     private func close(_ state: inout DeviceState, device: DeviceID) -> [WindowStats] {
-        let due = state.open.keys.filter { $0.start.saturatingAdd(configuration.windows[$0.spec].size) <= state.watermark }
+        let due = state.open.keys.filter {
+            $0.start.saturatingAdd(configuration.windows[$0.spec].size) <= state.watermark
+        }
         guard !due.isEmpty else { return [] }
         return emit(&state, device: device, keys: due.sorted())
     }

@@ -24,7 +24,8 @@ public struct WindowSpec: Sendable, Hashable, Codable, CustomStringConvertible {
     public init(size: TimeSpan, hop: TimeSpan? = nil) throws(ConfigurationError) {
         let hop = hop ?? size
         guard size.milliseconds > 0, hop.milliseconds > 0 else {
-            throw ConfigurationError(field: "windows", "a window size and hop must be positive; write e.g. 10s or 1m/10s")
+            throw ConfigurationError(
+                field: "windows", "a window size and hop must be positive; write e.g. 10s or 1m/10s")
         }
         guard hop <= size, size.milliseconds % hop.milliseconds == 0,
             size.milliseconds / hop.milliseconds <= Self.maxOverlap
@@ -44,7 +45,8 @@ public struct WindowSpec: Sendable, Hashable, Codable, CustomStringConvertible {
         guard parts.count <= 2, let size = TimeSpan(parsing: String(parts[0])),
             parts.count == 1 || TimeSpan(parsing: String(parts[1])) != nil
         else {
-            throw ConfigurationError(field: "windows", "'\(text)' is not a window; write e.g. 10s (tumbling) or 1m/10s (size/hop)")
+            throw ConfigurationError(
+                field: "windows", "'\(text)' is not a window; write e.g. 10s (tumbling) or 1m/10s (size/hop)")
         }
         try self.init(size: size, hop: parts.count == 2 ? TimeSpan(parsing: String(parts[1])) : nil)
     }
@@ -54,7 +56,8 @@ public struct WindowSpec: Sendable, Hashable, Codable, CustomStringConvertible {
 
     /// The `window` field of `fluxgate.stats`: `10s`, or `1m/10s` for hopping windows.
     public var name: String {
-        isTumbling ? TimeSpan(milliseconds: size).description
+        isTumbling
+            ? TimeSpan(milliseconds: size).description
             : "\(TimeSpan(milliseconds: size))/\(TimeSpan(milliseconds: hop))"
     }
 

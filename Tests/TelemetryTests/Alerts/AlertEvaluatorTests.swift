@@ -70,7 +70,8 @@ import Testing
         var evaluator = AlertEvaluator(rules: [rule])
         #expect(evaluator.advance(now: 1_000_000).isEmpty)  // never seen: not watched
         _ = evaluator.evaluate(reading(5, 20), arrivedAt: 100_000)
-        _ = evaluator.evaluate(Reading(device: DeviceID("barn-1")!, ts: 5, metrics: [Metric("t", 1)]), arrivedAt: 100_000)
+        _ = evaluator.evaluate(
+            Reading(device: DeviceID("barn-1")!, ts: 5, metrics: [Metric("t", 1)]), arrivedAt: 100_000)
         #expect(evaluator.advance(now: 129_999).isEmpty)
         let active = evaluator.advance(now: 200_000)
         #expect(active.count == 1)
@@ -95,7 +96,8 @@ import Testing
         let rule = AlertRule(name: "cold", devices: "barn-*", metric: "temperature", condition: .below(0))
         var evaluator = AlertEvaluator(rules: [rule])
         #expect(evaluator.evaluate(reading(1, -5), arrivedAt: 0).isEmpty)
-        let barn = Reading(device: DeviceID("barn-2")!, ts: 1, metrics: [Metric("humidity", -5), Metric("temperature", -1)])
+        let barn = Reading(
+            device: DeviceID("barn-2")!, ts: 1, metrics: [Metric("humidity", -5), Metric("temperature", -1)])
         #expect(evaluator.evaluate(barn, arrivedAt: 0).map(\.state) == [.active])
     }
 
@@ -105,7 +107,10 @@ import Testing
             state: .active, value: 31.5, threshold: 30, ts: 1_764_400_000_000, message: "temperature \"31.5\" above 30")
         let bytes = transition.encoded()
         #expect(try AlertTransition.decode(bytes) == transition)
-        #expect(String(decoding: bytes, as: UTF8.self).hasPrefix(#"{"id":"0123456789abcdef","device":"greenhouse-1","rule":"overheating","metric":"temperature","severity":"critical","state":"active","value":31.5,"threshold":30.0,"ts":1764400000000,"message":"#))
+        #expect(
+            String(decoding: bytes, as: UTF8.self).hasPrefix(
+                #"{"id":"0123456789abcdef","device":"greenhouse-1","rule":"overheating","metric":"temperature","severity":"critical","state":"active","value":31.5,"threshold":30.0,"ts":1764400000000,"message":"#
+            ))
         var offline = transition
         offline.metric = nil
         #expect(try AlertTransition.decode(offline.encoded()) == offline)
@@ -204,9 +209,13 @@ import Testing
         for record in records {
             #expect(try OperatorRecord.decode(record.encoded()) == record)
         }
-        #expect(String(decoding: records[0].encoded(), as: UTF8.self)
-            == #"{"type":"ack","id":"9f3c2a7d1e0b4c58","device":"greenhouse-1","by":"alice","ts":1764400012000}"#)
-        for bad in [#"{"type":"ack"}"#, #"{"type":"x","id":"a","device":"d","ts":1}"#, #"{"type":"note","id":"a","device":"d","ts":1,"text":""}"#, "[]"] {
+        #expect(
+            String(decoding: records[0].encoded(), as: UTF8.self)
+                == #"{"type":"ack","id":"9f3c2a7d1e0b4c58","device":"greenhouse-1","by":"alice","ts":1764400012000}"#)
+        for bad in [
+            #"{"type":"ack"}"#, #"{"type":"x","id":"a","device":"d","ts":1}"#,
+            #"{"type":"note","id":"a","device":"d","ts":1,"text":""}"#, "[]",
+        ] {
             #expect(throws: ReadingRejection.self) { try OperatorRecord.decode(Array(bad.utf8)) }
         }
     }
@@ -227,8 +236,12 @@ import Testing
 
     @Test func statusRecordsRoundTrip() throws {
         let record = DeviceStatusRecord(device: DeviceID("d1")!, status: .offline, ts: 1_764_400_030_000)
-        #expect(String(decoding: record.encoded(), as: UTF8.self) == #"{"device":"d1","status":"offline","ts":1764400030000}"#)
+        #expect(
+            String(decoding: record.encoded(), as: UTF8.self)
+                == #"{"device":"d1","status":"offline","ts":1764400030000}"#)
         #expect(try DeviceStatusRecord.decode(record.encoded()) == record)
-        #expect(throws: ReadingRejection.self) { try DeviceStatusRecord.decode(Array(#"{"device":"d1","status":"away","ts":1}"#.utf8)) }
+        #expect(throws: ReadingRejection.self) {
+            try DeviceStatusRecord.decode(Array(#"{"device":"d1","status":"away","ts":1}"#.utf8))
+        }
     }
 }

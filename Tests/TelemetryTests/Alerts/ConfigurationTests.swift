@@ -7,15 +7,18 @@ import Testing
         let configuration = try TelemetryConfiguration.parse(yaml: TelemetryConfiguration.defaultYAML)
         #expect(configuration.windowing.windows.map(\.name) == ["10s", "1m", "5m/1m"])
         #expect(configuration.windowing.allowedLateness == .seconds(2))
-        #expect(configuration.rules.map(\.name) == [
-            "overheating", "freezer-warm", "temperature-jump", "pump-vibration", "bearing-hot", "humid", "silent",
-        ])
+        #expect(
+            configuration.rules.map(\.name) == [
+                "overheating", "freezer-warm", "temperature-jump", "pump-vibration", "bearing-hot", "humid", "silent",
+            ])
         #expect(TelemetryConfiguration.standard == configuration)
         let overheating = configuration.rules[0]
         #expect(overheating.condition == .above(30) && overheating.clear == 29.5 && overheating.holdFor == .seconds(10))
         #expect(overheating.severity == .critical && overheating.metric == "temperature" && overheating.devices == "*")
         #expect(configuration.rules[2].condition == .rateAbove(perSecond: 3))
-        #expect(configuration.rules[1].matches(DeviceID("freezer-01")!) && !configuration.rules[1].matches(DeviceID("pump-1")!))
+        #expect(
+            configuration.rules[1].matches(DeviceID("freezer-01")!)
+                && !configuration.rules[1].matches(DeviceID("pump-1")!))
         #expect(configuration.rules.last?.condition == .offline(.seconds(30)))
     }
 
@@ -53,13 +56,19 @@ import Testing
         ("rules:\n  - name: a\n    metric: t\n    above: .inf\n", "a", "above", "finite number", 4),
         ("rules:\n  - name: a\n    metric: t\n    above: \"30\"\n", "a", "above", "finite number", 4),
         ("rules:\n  - name: a\n    metric: t\n", "a", "above", "exactly one condition", nil),
-        ("rules:\n  - name: a\n    metric: t\n    above: 1\n    below: 0\n", "a", "above", "split it into two rules", nil),
+        (
+            "rules:\n  - name: a\n    metric: t\n    above: 1\n    below: 0\n", "a", "above", "split it into two rules",
+            nil
+        ),
         ("rules:\n  - name: a\n    above: 1\n", "a", "metric", "metric: temperature", nil),
         ("rules:\n  - name: a\n    metric: t\n    above: 1\n    for: 10\n", "a", "for", "10s", 5),
         ("rules:\n  - name: a\n    metric: t\n    above: 1\n    for: ten seconds\n", "a", "for", "duration", 5),
         ("rules:\n  - name: a\n    metric: t\n    above: 30\n    clear: 31\n", "a", "clear", "at or below above", 5),
         ("rules:\n  - name: a\n    metric: t\n    below: 5\n    clear: 4\n", "a", "clear", "at or above below", 5),
-        ("rules:\n  - name: a\n    metric: t\n    above: 1\n    severity: fatal\n", "a", "severity", "info, warning or critical", 5),
+        (
+            "rules:\n  - name: a\n    metric: t\n    above: 1\n    severity: fatal\n", "a", "severity",
+            "info, warning or critical", 5
+        ),
         ("rules:\n  - name: a\n    metric: t\n    above: 1\n    treshold: 3\n", "a", "treshold", "unknown field", 5),
         ("rules:\n  - name: a\n    metric: t\n    rate_above: 5\n", "a", "rate_above", "5/s", 4),
         ("rules:\n  - name: a\n    metric: t\n    rate_above: 5/week\n", "a", "rate_above", "30/m", 4),
@@ -99,7 +108,8 @@ import Testing
     @Test(arguments: [
         ("*", "anything", true), ("greenhouse-*", "greenhouse-7", true), ("greenhouse-*", "greenhouse-", true),
         ("greenhouse-*", "barn-1", false), ("*-7", "greenhouse-7", true), ("d?", "d1", true), ("d?", "d12", false),
-        ("a*b*c", "aXbYc", true), ("a*b*c", "aXbY", false), ("**", "", true), ("exact", "exact", true), ("exact", "exac", false),
+        ("a*b*c", "aXbYc", true), ("a*b*c", "aXbY", false), ("**", "", true), ("exact", "exact", true),
+        ("exact", "exac", false),
     ])
     func globs(pattern: String, text: String, matches: Bool) {
         #expect(Glob.matches(pattern: pattern, text) == matches)

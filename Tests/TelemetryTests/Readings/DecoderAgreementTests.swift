@@ -48,12 +48,14 @@ import Testing
         for _ in 0..<Int.random(in: 1...12, using: &rng) {
             var name = ""
             repeat {
-                name = String((0..<Int.random(in: 1...12, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! })
+                name = String(
+                    (0..<Int.random(in: 1...12, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! })
             } while metrics.contains { $0.name == name }
             var (text, value) = randomNumber(&rng)
             while !value.isFinite { (text, value) = randomNumber(&rng) }
             metrics.append(Metric(name, value))
-            let key = Bool.random(using: &rng) ? name : "\\u00" + String(format: "%02x", name.utf8.first!) + name.dropFirst()
+            let key =
+                Bool.random(using: &rng) ? name : "\\u00" + String(format: "%02x", name.utf8.first!) + name.dropFirst()
             fields.append("\"metrics\": {}")
             fields.removeLast()
             fields.append("M\"\(key)\": \(text)")
@@ -66,7 +68,8 @@ import Testing
         }
         fields.shuffle(using: &rng)
         let ws = [" ", "", "\n", "\t", "  "]
-        let payload = ws.randomElement(using: &rng)! + "{" + fields.joined(separator: "," + ws.randomElement(using: &rng)!)
+        let payload =
+            ws.randomElement(using: &rng)! + "{" + fields.joined(separator: "," + ws.randomElement(using: &rng)!)
             + ws.randomElement(using: &rng)! + "}" + ws.randomElement(using: &rng)!
         return (payload, Reading(device: device, ts: ts, seq: seq, metrics: metrics.sorted { $0.name < $1.name }))
     }
@@ -76,13 +79,20 @@ import Testing
         let text: String
         switch Int.random(in: 0..<6, using: &rng) {
         case 0: text = String(Int.random(in: -1_000_000...1_000_000, using: &rng))
-        case 1: text = String(format: "%.\(Int.random(in: 1...6, using: &rng))f", Double.random(in: -500...500, using: &rng))
+        case 1:
+            text = String(
+                format: "%.\(Int.random(in: 1...6, using: &rng))f", Double.random(in: -500...500, using: &rng))
         case 2: text = Double.random(in: -1e6...1e6, using: &rng).description
-        case 3: text = Double(bitPattern: UInt64.random(in: 0...UInt64.max, using: &rng) & 0x7FEF_FFFF_FFFF_FFFF).description
+        case 3:
+            text =
+                Double(bitPattern: UInt64.random(in: 0...UInt64.max, using: &rng) & 0x7FEF_FFFF_FFFF_FFFF).description
         case 4:
-            let digits = (0..<Int.random(in: 1...25, using: &rng)).map { _ in String(Int.random(in: 0...9, using: &rng)) }.joined()
+            let digits = (0..<Int.random(in: 1...25, using: &rng)).map { _ in String(Int.random(in: 0...9, using: &rng))
+            }.joined()
             let mantissa = digits.drop { $0 == "0" }
-            text = (mantissa.isEmpty ? "0" : String(mantissa)) + "." + digits + "e" + String(Int.random(in: -330...300, using: &rng))
+            text =
+                (mantissa.isEmpty ? "0" : String(mantissa)) + "." + digits + "e"
+                + String(Int.random(in: -330...300, using: &rng))
         default: text = "\(Int.random(in: 1...9, using: &rng))e\(Int.random(in: -30...30, using: &rng))"
         }
         let json = text.replacingOccurrences(of: "e+", with: "e")
@@ -97,11 +107,16 @@ import Testing
             var (text, value) = randomNumber(&rng)
             while !value.isFinite { (text, value) = randomNumber(&rng) }
             return text
-        case 3: return ["\"\"", "\"a\\\"b\\\\c\\n\"", "\"Grüße 温度 😀\"", "\"\\ud83d\\ude00 \\u00e9\""].randomElement(using: &rng)!
+        case 3:
+            return ["\"\"", "\"a\\\"b\\\\c\\n\"", "\"Grüße 温度 😀\"", "\"\\ud83d\\ude00 \\u00e9\""].randomElement(
+                using: &rng)!
         case 4, 5:
-            return "[" + (0..<Int.random(in: 0...3, using: &rng)).map { _ in randomJSON(&rng, depth: depth + 1) }.joined(separator: ",") + "]"
+            return "["
+                + (0..<Int.random(in: 0...3, using: &rng)).map { _ in randomJSON(&rng, depth: depth + 1) }.joined(
+                    separator: ",") + "]"
         default:
-            return "{" + (0..<Int.random(in: 0...3, using: &rng)).map { "\"k\($0)\": " + randomJSON(&rng, depth: depth + 1) }
+            return "{"
+                + (0..<Int.random(in: 0...3, using: &rng)).map { "\"k\($0)\": " + randomJSON(&rng, depth: depth + 1) }
                 .joined(separator: ",") + "}"
         }
     }
@@ -109,7 +124,8 @@ import Testing
     static func ulps(_ a: Double, _ b: Double) -> UInt64 {
         if a == b { return 0 }
         guard a.isFinite, b.isFinite, a.sign == b.sign else { return .max }
-        let x = a.bitPattern, y = b.bitPattern
+        let x = a.bitPattern
+        let y = b.bitPattern
         return x > y ? x - y : y - x
     }
 
@@ -166,12 +182,18 @@ import Testing
             let b = Result { () throws(ReadingRejection) in try reference.decode(bytes, device: device) }
             // Documented Foundation leniencies: trailing commas, duplicate keys, huge numbers.
             if case .failure(let e) = a, e.reason == .duplicateKey { continue }
-            if text.contains(",]") || text.contains(", ]") || text.contains(",\n]") || text.contains(",}") || text.contains(", }")
-                || text.contains(",\n}") || text.contains(",\t}") || text.contains(",  }") || text.contains(",\t]") || text.contains(",  ]")
-            { continue }
+            if text.contains(",]") || text.contains(", ]") || text.contains(",\n]") || text.contains(",}")
+                || text.contains(", }")
+                || text.contains(",\n}") || text.contains(",\t}") || text.contains(",  }") || text.contains(",\t]")
+                || text.contains(",  ]")
+            {
+                continue
+            }
             if text.contains(where: { $0 == "e" || $0 == "E" }), case .failure(let e) = b, e.reason == .invalidJSON,
                 case .success = a
-            { continue }
+            {
+                continue
+            }
             compared += 1
             switch (a, b) {
             case (.success(var x), .success(let y)):
@@ -193,18 +215,23 @@ import Testing
 
     static let structuredInvalid: [String] = [
         #"{"metrics": {"a": 1}}"#, #"{"ts": "x", "metrics": {"a": 1}}"#, #"{"ts": true, "metrics": {"a": 1}}"#,
-        #"{"ts": 1.5, "metrics": {"a": 1}}"#, #"{"ts": -5, "metrics": {"a": 1}}"#, #"{"ts": 1, "seq": -1, "metrics": {"a": 1}}"#,
+        #"{"ts": 1.5, "metrics": {"a": 1}}"#, #"{"ts": -5, "metrics": {"a": 1}}"#,
+        #"{"ts": 1, "seq": -1, "metrics": {"a": 1}}"#,
         #"{"ts": 1, "seq": 2.5, "metrics": {"a": 1}}"#, #"{"ts": 1, "seq": "x", "metrics": {"a": 1}}"#, #"{"ts": 1}"#,
         #"{"ts": 1, "metrics": {}}"#, #"{"ts": 1, "metrics": 5}"#, #"{"ts": 1, "metrics": {"a b": 1}}"#,
         #"{"ts": 1, "metrics": {"a": true}}"#, #"{"ts": 1, "metrics": {"a": "1"}}"#, "[]", "1", "{",
-        "{\"ts\":1,\"metrics\":{\"a\":1},\"x\":" + String(repeating: "[", count: 600) + String(repeating: "]", count: 600) + "}",
+        "{\"ts\":1,\"metrics\":{\"a\":1},\"x\":" + String(repeating: "[", count: 600)
+            + String(repeating: "]", count: 600) + "}",
         "{\"ts\": 1, \"metrics\": {\((0..<65).map { "\"m\($0)\": 1" }.joined(separator: ","))}}",
     ]
 
     @Test(arguments: structuredInvalid)
     func bothDecodersGiveTheSameReason(payload: String) {
-        let a = Result { () throws(ReadingRejection) in try ReadingDecoder().decode(Array(payload.utf8), device: device) }
-        let b = Result { () throws(ReadingRejection) in try FoundationReadingDecoder().decode(Array(payload.utf8), device: device) }
+        let a = Result { () throws(ReadingRejection) in try ReadingDecoder().decode(Array(payload.utf8), device: device)
+        }
+        let b = Result { () throws(ReadingRejection) in
+            try FoundationReadingDecoder().decode(Array(payload.utf8), device: device)
+        }
         guard case .failure(let x) = a, case .failure(let y) = b else {
             Issue.record("accepted: \(a) \(b)")
             return
@@ -224,7 +251,9 @@ import Testing
             }
             #expect(value.bitPattern == expected.bitPattern || (value.isInfinite && expected.isInfinite), "\(text)")
             // And Foundation's JSON parser agrees.
-            if expected.isFinite, let parsed = try? JSONSerialization.jsonObject(with: Data("[\(text)]".utf8)) as? [NSNumber] {
+            if expected.isFinite,
+                let parsed = try? JSONSerialization.jsonObject(with: Data("[\(text)]".utf8)) as? [NSNumber]
+            {
                 #expect(Self.close(parsed[0].doubleValue, value), "\(text)")
             }
         }
@@ -241,13 +270,20 @@ import Testing
             // The record is valid JSON for Foundation too, with the same numbers.
             let object = try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any]
             let metrics = object?["metrics"] as? [String: NSNumber]
-            for metric in reading.metrics { #expect(Self.close(metrics?[metric.name]?.doubleValue ?? .nan, metric.value)) }
+            for metric in reading.metrics {
+                #expect(Self.close(metrics?[metric.name]?.doubleValue ?? .nan, metric.value))
+            }
         }
-        let example = Reading(device: DeviceID("d1")!, ts: 1_764_400_000_000, seq: 17, metrics: [Metric("temperature", 21.4), Metric("n", -3)])
-        #expect(String(decoding: ReadingRecord.encode(example), as: UTF8.self)
-            == #"{"device":"d1","ts":1764400000000,"seq":17,"metrics":{"temperature":21.4,"n":-3.0}}"#)
+        let example = Reading(
+            device: DeviceID("d1")!, ts: 1_764_400_000_000, seq: 17,
+            metrics: [Metric("temperature", 21.4), Metric("n", -3)])
+        #expect(
+            String(decoding: ReadingRecord.encode(example), as: UTF8.self)
+                == #"{"device":"d1","ts":1764400000000,"seq":17,"metrics":{"temperature":21.4,"n":-3.0}}"#)
         let noSeq = Reading(device: DeviceID("d1")!, ts: 5, metrics: [Metric("a", 1e300)])
-        #expect(String(decoding: ReadingRecord.encode(noSeq), as: UTF8.self) == #"{"device":"d1","ts":5,"seq":null,"metrics":{"a":1e+300}}"#)
+        #expect(
+            String(decoding: ReadingRecord.encode(noSeq), as: UTF8.self)
+                == #"{"device":"d1","ts":5,"seq":null,"metrics":{"a":1e+300}}"#)
         #expect(try ReadingRecord.decode(ReadingRecord.encode(noSeq)) == noSeq)
     }
 
@@ -270,11 +306,12 @@ import Testing
     @Test func writerMatchesSwiftDescriptionForDoubles() {
         var rng = SeededGenerator(seed: 99)
         for _ in 0..<20000 {
-            let value: Double = switch Int.random(in: 0..<3, using: &rng) {
-            case 0: Double(Int.random(in: -2_000_000_000_000_000...2_000_000_000_000_000, using: &rng))
-            case 1: Double(bitPattern: UInt64.random(in: 0...UInt64.max, using: &rng) & 0x7FEF_FFFF_FFFF_FFFF)
-            default: Double(Int.random(in: -100_000...100_000, using: &rng)) / 10
-            }
+            let value: Double =
+                switch Int.random(in: 0..<3, using: &rng) {
+                case 0: Double(Int.random(in: -2_000_000_000_000_000...2_000_000_000_000_000, using: &rng))
+                case 1: Double(bitPattern: UInt64.random(in: 0...UInt64.max, using: &rng) & 0x7FEF_FFFF_FFFF_FFFF)
+                default: Double(Int.random(in: -100_000...100_000, using: &rng)) / 10
+                }
             var writer = JSONWriter()
             writer.double(value)
             #expect(String(decoding: writer.bytes, as: UTF8.self) == value.description)

@@ -10,8 +10,14 @@ import Testing
 @Suite struct DecoderBenchmark {
     static let payloads: [(String, String)] = [
         ("contract example", #"{"ts": 1764400000000, "seq": 17, "metrics": {"temperature": 21.4}}"#),
-        ("simulator, 4 metrics", #"{"ts":1764400000000,"seq":123456,"metrics":{"temperature":21.43,"humidity":55.2,"battery":87,"co2":612.5}}"#),
-        ("RFC 3339, 12 metrics", #"{"ts":"2025-11-29T07:06:40.123+01:00","seq":9,"metrics":{"m0":0.1,"m1":1.25,"m2":-3.5,"m3":42,"m4":1e-3,"m5":99.99,"m6":7,"m7":0.333,"m8":1234.5,"m9":-0.5,"m10":3.14159,"m11":2.71828}}"#),
+        (
+            "simulator, 4 metrics",
+            #"{"ts":1764400000000,"seq":123456,"metrics":{"temperature":21.43,"humidity":55.2,"battery":87,"co2":612.5}}"#
+        ),
+        (
+            "RFC 3339, 12 metrics",
+            #"{"ts":"2025-11-29T07:06:40.123+01:00","seq":9,"metrics":{"m0":0.1,"m1":1.25,"m2":-3.5,"m3":42,"m4":1e-3,"m5":99.99,"m6":7,"m7":0.333,"m8":1234.5,"m9":-0.5,"m10":3.14159,"m11":2.71828}}"#
+        ),
     ]
 
     @Test(.enabled(if: ProcessInfo.processInfo.environment["FLUXGATE_BENCH"] != nil))
@@ -28,7 +34,8 @@ import Testing
                 let start = ContinuousClock.now
                 for _ in 0..<n { sink &+= try body().metrics.count }
                 let elapsed = ContinuousClock.now - start
-                return (Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9) / Double(n)
+                return (Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9)
+                    / Double(n)
             }
             let skipPeer = ProcessInfo.processInfo.environment["FLUXGATE_BENCH"] == "fast"
             _ = try once(2_000) { try fast.decode(bytes, device: device) }  // warm-up
@@ -41,14 +48,18 @@ import Testing
                 // FLUXGATE_BENCH=fast skips the peer (for profiling the hot path alone).
                 if !skipPeer { b = min(b, try once(iterations / 10) { try reference.decode(bytes, device: device) }) }
             }
-            print("\(name) | \(String(format: "%.0f", a)) | \(String(format: "%.0f", b)) | \(String(format: "%.1f", b / a))x (sink \(sink % 7))")
+            print(
+                "\(name) | \(String(format: "%.0f", a)) | \(String(format: "%.0f", b)) | \(String(format: "%.1f", b / a))x (sink \(sink % 7))"
+            )
         }
         let reading = try fast.decode(Array(Self.payloads[1].1.utf8), device: device)
         var sink = 0
         let start = ContinuousClock.now
         for _ in 0..<iterations { sink &+= ReadingRecord.encode(reading).count }
         let elapsed = ContinuousClock.now - start
-        let ns = (Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9) / Double(iterations)
+        let ns =
+            (Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9)
+            / Double(iterations)
         print("record encode (4 metrics) | \(String(format: "%.0f", ns)) ns/op (sink \(sink % 7))")
     }
 }

@@ -9,11 +9,13 @@ import Testing
     @Test func decodesTheContractExample() throws {
         let reading = try decoder.decode(
             Array(#"{"ts": 1764400000000, "seq": 17, "metrics": {"temperature": 21.4}}"#.utf8), device: device)
-        #expect(reading == Reading(device: device, ts: 1_764_400_000_000, seq: 17, metrics: [Metric("temperature", 21.4)]))
+        #expect(
+            reading == Reading(device: device, ts: 1_764_400_000_000, seq: 17, metrics: [Metric("temperature", 21.4)]))
     }
 
     @Test func keepsMetricOrderAndIgnoresUnknownKeys() throws {
-        let payload = #"{"fw": {"v": [1, 2, {"x": null}]}, "metrics": {"z": 1, "a": -2.5e3, "m.x_y-z": 0}, "ts": "2025-11-29T07:06:40.123Z"}"#
+        let payload =
+            #"{"fw": {"v": [1, 2, {"x": null}]}, "metrics": {"z": 1, "a": -2.5e3, "m.x_y-z": 0}, "ts": "2025-11-29T07:06:40.123Z"}"#
         let reading = try decoder.decode(Array(payload.utf8), device: device)
         #expect(reading.metrics == [Metric("z", 1), Metric("a", -2500), Metric("m.x_y-z", 0)])
         #expect(reading.ts == 1_764_400_000_123)
@@ -36,7 +38,8 @@ import Testing
         let reading = try decoder.decode(Array(ok.utf8), device: device)
         #expect(reading.metrics.count == 64)
         #expect(reading.seq == UInt64.max)
-        let nested = "{\"ts\":1,\"metrics\":{\"a\":1},\"x\":" + String(repeating: "[", count: 511)
+        let nested =
+            "{\"ts\":1,\"metrics\":{\"a\":1},\"x\":" + String(repeating: "[", count: 511)
             + String(repeating: "]", count: 511) + "}"
         #expect(try decoder.decode(Array(nested.utf8), device: device).ts == 1)
         var padded = Array("{\"ts\":1,\"metrics\":{\"a\":1}}".utf8)
@@ -71,7 +74,10 @@ import Testing
         (#"{"ts": 1, "metrics": {"a": 1} // comment"#, .invalidJSON),
         ("\u{FEFF}{\"ts\": 1, \"metrics\": {\"a\": 1}}", .invalidJSON),
         (#"{'ts': 1, "metrics": {"a": 1}}"#, .invalidJSON),
-        ("{\"ts\": 1, \"metrics\": {\"a\": 1}, \"x\": " + String(repeating: "[", count: 512) + String(repeating: "]", count: 512) + "}", .tooDeep),
+        (
+            "{\"ts\": 1, \"metrics\": {\"a\": 1}, \"x\": " + String(repeating: "[", count: 512)
+                + String(repeating: "]", count: 512) + "}", .tooDeep
+        ),
         (String(repeating: "[", count: 60_000), .invalidJSON),
         ("{\"x\":" + String(repeating: "[", count: 60_000), .tooDeep),
         (#"{"ts": 1, "ts": 2, "metrics": {"a": 1}}"#, .duplicateKey),
@@ -179,7 +185,8 @@ import Testing
     }
 
     @Test func decodesTopicAndPayloadTogether() throws {
-        let reading = try decoder.decode(topic: "devices/d-1/telemetry", payload: Array(#"{"ts":1,"metrics":{"a":1}}"#.utf8))
+        let reading = try decoder.decode(
+            topic: "devices/d-1/telemetry", payload: Array(#"{"ts":1,"metrics":{"a":1}}"#.utf8))
         #expect(reading.device.rawValue == "d-1")
         #expect(throws: ReadingRejection.self) {
             try decoder.decode(topic: "devices/d-1/status", payload: Array(#"{"ts":1,"metrics":{"a":1}}"#.utf8))

@@ -6,7 +6,10 @@ import Testing
     @Test(arguments: [
         ("devices/d1/telemetry", TelemetryTopic.telemetry(DeviceID("d1")!)),
         ("devices/Greenhouse_07-a/status", TelemetryTopic.status(DeviceID("Greenhouse_07-a")!)),
-        ("devices/\(String(repeating: "x", count: 64))/telemetry", TelemetryTopic.telemetry(DeviceID(String(repeating: "x", count: 64))!)),
+        (
+            "devices/\(String(repeating: "x", count: 64))/telemetry",
+            TelemetryTopic.telemetry(DeviceID(String(repeating: "x", count: 64))!)
+        ),
     ])
     func parsesValidTopics(topic: String, expected: TelemetryTopic) throws {
         #expect(try TelemetryTopic(parsing: topic) == expected)

@@ -9,7 +9,8 @@ import Testing
     }
 
     static func withinBound(_ estimate: Double, _ exact: Double) -> Bool {
-        abs(estimate - exact) <= QuantileSketch.relativeAccuracy * abs(exact) * (1 + 1e-12) + QuantileSketch.minIndexable
+        abs(estimate - exact) <= QuantileSketch.relativeAccuracy * abs(exact) * (1 + 1e-12)
+            + QuantileSketch.minIndexable
     }
 
     @Test(arguments: [1, 2, 3, 10, 101, 1000, 20_000])
@@ -19,12 +20,13 @@ import Testing
             var sketch = QuantileSketch()
             var values: [Double] = []
             for _ in 0..<n {
-                let v: Double = switch distribution {
-                case 0: Double.random(in: -40...60, using: &rng)
-                case 1: exp(Double.random(in: -20...20, using: &rng))  // wide dynamic range
-                case 2: Double(Int.random(in: -3...3, using: &rng))  // ties and zeros
-                default: -exp(Double.random(in: 0...10, using: &rng))
-                }
+                let v: Double =
+                    switch distribution {
+                    case 0: Double.random(in: -40...60, using: &rng)
+                    case 1: exp(Double.random(in: -20...20, using: &rng))  // wide dynamic range
+                    case 2: Double(Int.random(in: -3...3, using: &rng))  // ties and zeros
+                    default: -exp(Double.random(in: 0...10, using: &rng))
+                    }
                 values.append(v)
                 sketch.add(v)
             }
@@ -32,7 +34,8 @@ import Testing
             for q in [0, 0.01, 0.25, 0.5, 0.9, 0.95, 0.99, 0.999, 1] {
                 let estimate = sketch.quantile(q)!
                 let exact = Self.exactQuantile(values, q)
-                #expect(Self.withinBound(estimate, exact), "n=\(n) dist=\(distribution) q=\(q): \(estimate) vs \(exact)")
+                #expect(
+                    Self.withinBound(estimate, exact), "n=\(n) dist=\(distribution) q=\(q): \(estimate) vs \(exact)")
             }
         }
     }

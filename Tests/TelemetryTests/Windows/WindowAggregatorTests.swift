@@ -4,10 +4,11 @@ import Testing
 @testable import Telemetry
 
 @Suite struct WindowAggregatorTests {
-    @Test(arguments: [
-        ("500ms", Int64(500)), ("10s", 10_000), ("1m", 60_000), ("1h", 3_600_000), ("1d", 86_400_000),
-        ("1m30s", 90_000), ("2h1ms", 7_200_001), ("0s", 0),
-    ] as [(String, Int64)])
+    @Test(
+        arguments: [
+            ("500ms", Int64(500)), ("10s", 10_000), ("1m", 60_000), ("1h", 3_600_000), ("1d", 86_400_000),
+            ("1m30s", 90_000), ("2h1ms", 7_200_001), ("0s", 0),
+        ] as [(String, Int64)])
     func parsesDurations(text: String, ms: Int64) {
         #expect(TimeSpan(parsing: text)?.milliseconds == ms)
         if ms > 0 { #expect(TimeSpan(parsing: TimeSpan(milliseconds: ms).description)?.milliseconds == ms) }
@@ -33,9 +34,15 @@ import Testing
         let device = DeviceID("d")!
         var aggregator = WindowAggregator(
             configuration: WindowingConfiguration(windows: [.tumbling(.seconds(10))], allowedLateness: .seconds(2)))
-        #expect(aggregator.ingest(Reading(device: device, ts: 1_000, metrics: [Metric("t", 1)]), arrivedAt: 0).closed.isEmpty)
-        #expect(aggregator.ingest(Reading(device: device, ts: 9_000, metrics: [Metric("t", 3)]), arrivedAt: 0).closed.isEmpty)
-        #expect(aggregator.ingest(Reading(device: device, ts: 11_999, metrics: [Metric("t", 10)]), arrivedAt: 0).closed.isEmpty)
+        #expect(
+            aggregator.ingest(Reading(device: device, ts: 1_000, metrics: [Metric("t", 1)]), arrivedAt: 0).closed
+                .isEmpty)
+        #expect(
+            aggregator.ingest(Reading(device: device, ts: 9_000, metrics: [Metric("t", 3)]), arrivedAt: 0).closed
+                .isEmpty)
+        #expect(
+            aggregator.ingest(Reading(device: device, ts: 11_999, metrics: [Metric("t", 10)]), arrivedAt: 0).closed
+                .isEmpty)
         // Still within lateness: joins [0, 10s).
         let inLateness = aggregator.ingest(Reading(device: device, ts: 9_500, metrics: [Metric("t", 2)]), arrivedAt: 0)
         #expect(!inLateness.isLate)
@@ -62,13 +69,16 @@ import Testing
         #expect(closed.map(\.start) == [1_000_000_000])
         #expect(aggregator.advance(now: 100_000).isEmpty)
         // A reading for the closed window is now late.
-        #expect(aggregator.ingest(Reading(device: device, ts: 1_000_004_000, metrics: [Metric("t", 1)]), arrivedAt: 100_001).isDropped)
+        #expect(
+            aggregator.ingest(Reading(device: device, ts: 1_000_004_000, metrics: [Metric("t", 1)]), arrivedAt: 100_001)
+                .isDropped)
     }
 
     @Test func openStatisticsAreLiveUpdates() {
         let device = DeviceID("d")!
         var aggregator = WindowAggregator()
-        _ = aggregator.ingest(Reading(device: device, ts: 1_000, metrics: [Metric("b", 1), Metric("a", 2)]), arrivedAt: 0)
+        _ = aggregator.ingest(
+            Reading(device: device, ts: 1_000, metrics: [Metric("b", 1), Metric("a", 2)]), arrivedAt: 0)
         let live = aggregator.openStatistics(device: device)
         #expect(live.map { "\($0.window) \($0.metric)" } == ["10s a", "10s b", "1m a", "1m b"])
         #expect(live.allSatisfy { !$0.final })
@@ -88,9 +98,12 @@ import Testing
         #expect(Array((object ?? [:]).keys).count == 15)
         var single = StatsAccumulator()
         single.add(4, ts: 1)
-        let one = WindowStats(device: DeviceID("d1")!, metric: "m", spec: .tumbling(.seconds(1)), start: 0, stats: single, final: false)
-        #expect(String(decoding: one.encoded(), as: UTF8.self)
-            == #"{"device":"d1","metric":"m","window":"1s","start":0,"end":1000,"count":1,"min":4.0,"max":4.0,"mean":4.0,"stddev":0.0,"last":4.0,"p50":4.0,"p95":4.0,"p99":4.0,"final":false}"#)
+        let one = WindowStats(
+            device: DeviceID("d1")!, metric: "m", spec: .tumbling(.seconds(1)), start: 0, stats: single, final: false)
+        #expect(
+            String(decoding: one.encoded(), as: UTF8.self)
+                == #"{"device":"d1","metric":"m","window":"1s","start":0,"end":1000,"count":1,"min":4.0,"max":4.0,"mean":4.0,"stddev":0.0,"last":4.0,"p50":4.0,"p95":4.0,"p99":4.0,"final":false}"#
+        )
         #expect(throws: ReadingRejection.self) { try WindowStats.decode(Array(#"{"device":"d1"}"#.utf8)) }
     }
 
@@ -129,7 +142,9 @@ import Testing
 
     /// The expected final windows: a reading counts in window w iff w.end > (max ts of the device's
     /// earlier readings - lateness).
-    static func naive(_ inputs: [Input], _ config: WindowingConfiguration) -> (windows: [String: [(Double, Int64)]], late: Int) {
+    static func naive(_ inputs: [Input], _ config: WindowingConfiguration) -> (
+        windows: [String: [(Double, Int64)]], late: Int
+    ) {
         var windows: [String: [(Double, Int64)]] = [:]
         var maxTs: [DeviceID: Int64] = [:]
         var late = 0
