@@ -120,13 +120,13 @@ import Testing
         var arrival: Int64 = 0
         for _ in 0..<Int.random(in: 50...400, using: &rng) {
             let device = devices.randomElement(using: &rng)!
-            var now = clock[device, default: Int64.random(in: 0...20_000, using: &rng)]
-            now += Int64.random(in: 0...1_500, using: &rng)
+            var now = clock[device, default: Int64.random(in: 0...80, using: &rng) * 250]
+            now += Int64.random(in: 0...6, using: &rng) * 250  // a coarse grid hits window edges exactly
             clock[device] = now
             var ts = now
             switch Int.random(in: 0..<10, using: &rng) {
-            case 0: ts -= Int64.random(in: 0...30_000, using: &rng)  // very late
-            case 1, 2: ts -= Int64.random(in: 0...3_000, using: &rng)  // out of order, often within lateness
+            case 0: ts -= Int64.random(in: 0...120, using: &rng) * 250  // very late
+            case 1, 2: ts -= Int64.random(in: 0...12, using: &rng) * 250  // out of order, often within lateness
             default: break
             }
             ts = max(ts, 0)
