@@ -78,6 +78,8 @@ public final class EngineIOSession: Sendable {
         var pingTimer: Scheduled<Void>?
         var timeoutTimer: Scheduled<Void>?
         var pongDeadline: NIODeadline?
+        /// When the next ping is due (its timer may fire late on a loaded machine).
+        var pingDueAt: NIODeadline?
 
         mutating func drain() -> [EngineFrame] {
             let frames = Array(outbox)
@@ -183,13 +185,15 @@ public final class EngineIOSession: Sendable {
     }
 
     private func schedulePing() {
-        let timer = eventLoop.scheduleTask(in: configuration.pingInterval.timeAmount) { [self] in
+        let due = NIODeadline.now() + configuration.pingInterval.timeAmount
+        let timer = eventLoop.scheduleTask(deadline: due) { [self] in
             firePing()
         }
         let stale: Scheduled<Void>? = state.withLockedValue { state in
             if state.closed { return timer }
             let old = state.pingTimer
             state.pingTimer = timer
+            state.pingDueAt = due
             return old
         }
         stale?.cancel()
@@ -200,6 +204,7 @@ public final class EngineIOSession: Sendable {
         let ok = state.withLockedValue { state -> Bool in
             guard !state.closed else { return false }
             state.pongDeadline = deadline
+            state.pingDueAt = nil
             return true
         }
         guard ok else { return }
@@ -227,12 +232,15 @@ public final class EngineIOSession: Sendable {
         if timer != nil { schedulePing() }
     }
 
-    /// Closes the session if its pong deadline has passed even though the timer has not fired
-    /// yet; returns true when the session is (now) closed.
+    /// Closes the session if its pong deadline has passed even though a timer has not fired
+    /// yet (a busy machine runs timers late); returns true when the session is (now) closed.
     func checkExpired() -> Bool {
+        let timeout = configuration.pingTimeout.timeAmount
         let expired = state.withLockedValue { state -> Bool? in
             if state.closed { return nil }
-            if let deadline = state.pongDeadline, deadline <= .now() { return true }
+            let now = NIODeadline.now()
+            if let deadline = state.pongDeadline { return deadline <= now }
+            if let due = state.pingDueAt, due + timeout <= now { return true }
             return false
         }
         switch expired {
