@@ -13,17 +13,26 @@ public enum AlertState: String, Sendable, Hashable, Codable, CaseIterable {
 /// derived from device, rule and activation time only, so replays produce the same ids. The
 /// optional `ackedBy` follows `message` when known.
 public struct AlertTransition: Sendable, Hashable, Codable {
+    /// Deterministic id of the activation (see ``alertID(device:rule:activatedAt:)``).
     public var id: String
+    /// The device (also the Kafka key).
     public var device: DeviceID
+    /// The rule's name.
     public var rule: String
+    /// The rule's metric; `nil` for offline rules.
     public var metric: String?
+    /// The rule's severity.
     public var severity: Severity
+    /// The state the alert moved to.
     public var state: AlertState
     /// The observed value (metric units, units per second for rate rules, seconds for offline rules).
     public var value: Double
     /// The threshold crossed (`active`, `acknowledged`) or the clear level (`cleared`).
     public var threshold: Double
+    /// Time of the transition, epoch ms: the reading's event time (`active`, `cleared`), the
+    /// acknowledgement's time, or the offline activation time `lastArrival + offline`.
     public var ts: Int64
+    /// A human-readable sentence.
     public var message: String
     /// Who acknowledged the alert (optional field `ackedBy`): set on `acknowledged` transitions and
     /// on the later `cleared` one when known; omitted from the JSON when `nil`.

@@ -32,6 +32,16 @@ public struct WindowIngestResult: Sendable, Hashable {
     public var isLate: Bool { lateWindows > 0 }
     /// Whether every window of the reading had closed, so it changed nothing (dead-letter it as `late-reading`).
     public var isDropped: Bool { acceptedWindows == 0 }
+
+    /// A `late-reading` rejection when the reading was dropped, for the dead-letter topic.
+    public var rejection: ReadingRejection? {
+        guard isDropped else { return nil }
+        return ReadingRejection(
+            .lateReading,
+            lateWindows > 0
+                ? "every window of this reading had closed (\(lateWindows)); it arrived after the allowed lateness"
+                : "the reading's timestamp is outside the range the windows cover")
+    }
 }
 
 /// Event-time windows per device with watermarks, as a pure, `Codable` state machine.

@@ -6,20 +6,33 @@
 /// ``QuantileSketch`` (within 1 % relative error); `final` is `true` once the window has closed
 /// (earlier records of the same window are live updates). Non-finite numbers are written as `null`.
 public struct WindowStats: Sendable, Hashable, Codable {
+    /// The device (also the Kafka key).
     public var device: DeviceID
+    /// The metric name.
     public var metric: String
     /// The window's name, e.g. `10s` or `1m/10s`.
     public var window: String
+    /// Window start, epoch ms (inclusive).
     public var start: Int64
+    /// Window end, epoch ms (exclusive).
     public var end: Int64
+    /// Number of values.
     public var count: UInt64
+    /// Smallest value.
     public var min: Double
+    /// Largest value.
     public var max: Double
+    /// Mean.
     public var mean: Double
+    /// Population standard deviation.
     public var stddev: Double
+    /// Value with the greatest event time.
     public var last: Double
+    /// Median estimate (within 1 % relative error).
     public var p50: Double
+    /// 95th percentile estimate (within 1 % relative error).
     public var p95: Double
+    /// 99th percentile estimate (within 1 % relative error).
     public var p99: Double
     /// Whether the window has closed (no more readings will change it).
     public var final: Bool

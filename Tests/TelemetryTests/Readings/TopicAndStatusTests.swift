@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import Telemetry
@@ -60,5 +61,20 @@ import Testing
         } catch {
             #expect(error.reason == .badStatus)
         }
+    }
+
+    @Test func reasonCodesAreStableAndDocumented() throws {
+        let codes = RejectionReason.allCases.map(\.rawValue)
+        #expect(Set(codes).count == codes.count)
+        #expect(codes.allSatisfy { $0.utf8.allSatisfy { $0 == UInt8(ascii: "-") || (97...122).contains($0) || (48...57).contains($0) } })
+        #expect(codes == [
+            "invalid-json", "invalid-utf8", "too-large", "too-deep", "duplicate-key", "missing-ts", "bad-ts", "bad-seq",
+            "missing-metrics", "bad-metric", "too-many-metrics", "bad-device-id", "bad-topic", "bad-status", "bad-record",
+            "late-reading",
+        ])
+        // Every code appears in the docs' table.
+        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../docs/telemetry.md")
+        let text = try String(contentsOf: docs, encoding: .utf8)
+        for code in codes { #expect(text.contains("| `\(code)` |"), "\(code) missing from docs/telemetry.md") }
     }
 }

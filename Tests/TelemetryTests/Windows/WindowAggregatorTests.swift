@@ -54,6 +54,8 @@ import Testing
         #expect(stats.key == "d|t|10s|0")
         let late = aggregator.ingest(Reading(device: device, ts: 500, metrics: [Metric("t", 99)]), arrivedAt: 0)
         #expect(late.isLate && late.isDropped && late.closed.isEmpty)
+        #expect(late.rejection?.reason == .lateReading)
+        #expect(closing.rejection == nil)
         #expect(aggregator.lateReadings == 1)
     }
 
