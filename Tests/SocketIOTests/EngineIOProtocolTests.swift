@@ -1,5 +1,5 @@
 import NIOCore
-import SocketIO
+@testable import SocketIO
 import Testing
 
 /// The official engine.io-protocol test suite's assertions, against the in-process echo server.
@@ -126,7 +126,7 @@ struct EngineIOProtocolTests {
             let sid = try await Self.openPolling(server.port)
             let path = "\(Self.base)?EIO=4&transport=polling&sid=\(sid)"
             async let first = RawHTTP.get(port: server.port, path)
-            try await Task.sleep(for: .milliseconds(50))
+            try await eventually { server.echo.session(id: sid)?.hasPendingPoll == true }
             let second = try await RawHTTP.get(port: server.port, path + "&t=burst")
             let firstResponse = try await first
             #expect(firstResponse.status == 200)
@@ -222,7 +222,7 @@ struct EngineIOProtocolTests {
             let sid = try await Self.openPolling(server.port)
             let path = "\(Self.base)?EIO=4&transport=polling&sid=\(sid)"
             async let poll = RawHTTP.get(port: server.port, path)
-            try await Task.sleep(for: .milliseconds(50))
+            try await eventually { server.echo.session(id: sid)?.hasPendingPoll == true }
             _ = try await RawHTTP.post(port: server.port, path, "1")
             let pollResponse = try await poll
             #expect(pollResponse.status == 200)

@@ -133,6 +133,9 @@ public final class EngineIOSession: Sendable {
     /// The current transport.
     public var transport: EngineIOTransport { state.withLockedValue { $0.transport } }
 
+    /// True while a long-polling GET is waiting for packets (for tests and diagnostics).
+    var hasPendingPoll: Bool { state.withLockedValue { $0.pollWaiter != nil } }
+
     /// True once the session has closed.
     public var isClosed: Bool { state.withLockedValue { $0.closed } }
 
