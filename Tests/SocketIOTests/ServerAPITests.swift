@@ -225,3 +225,31 @@ struct ServerAPITests {
         }
     }
 }
+
+@Suite(.timeLimit(.minutes(1)))
+struct CompressionNegotiationTests {
+    static let offer = [("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits")]
+
+    @Test func perMessageDeflateIsOffByDefault() async throws {
+        try await TestServer.with { server in
+            let socket = try await RawWebSocket.open(
+                port: server.port, path: "/socket.io/?EIO=4&transport=websocket", headers: Self.offer)
+            defer { socket.close() }
+            #expect(!socket.responseHead.lowercased().contains("permessage-deflate"))
+        }
+    }
+
+    @Test func perMessageDeflateIsNegotiatedWhenEnabled() async throws {
+        var configuration = TestServer.relaxedConfiguration()
+        configuration.engine.perMessageDeflate = PerMessageDeflateConfiguration(threshold: 1_024)
+        try await TestServer.with(configuration) { server in
+            let socket = try await RawWebSocket.open(
+                port: server.port, path: "/socket.io/?EIO=4&transport=websocket", headers: Self.offer)
+            defer { socket.close() }
+            #expect(socket.responseHead.lowercased().contains("permessage-deflate"))
+            // Small packets stay below the threshold and arrive uncompressed.
+            guard case .text(let open) = try await socket.receive() else { throw TestFailure("closed") }
+            #expect(open.hasPrefix("0{"))
+        }
+    }
+}

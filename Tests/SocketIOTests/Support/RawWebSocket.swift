@@ -19,10 +19,13 @@ final class RawWebSocket {
     }
 
     let connection: RawConnection
+    /// The server's 101 response head.
+    let responseHead: String
     private(set) var isClosed = false
 
-    private init(connection: RawConnection) {
+    private init(connection: RawConnection, responseHead: String) {
         self.connection = connection
+        self.responseHead = responseHead
     }
 
     /// Opens a WebSocket; returns nil (with the HTTP status) when the server refuses the upgrade.
@@ -51,7 +54,7 @@ final class RawWebSocket {
             return (nil, status)
         }
         connection.buffer.moveReaderIndex(to: end.upperBound)
-        return (RawWebSocket(connection: connection), status)
+        return (RawWebSocket(connection: connection, responseHead: head), status)
     }
 
     /// Opens a WebSocket or fails the test.
