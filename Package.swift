@@ -139,7 +139,8 @@ var targets: [Target] = [
         dependencies: ["Observability", .product(name: "HummingbirdTesting", package: "hummingbird")],
         swiftSettings: swiftSettings
     ),
-    .testTarget(name: "SimulatorTests", dependencies: ["Simulator"], swiftSettings: swiftSettings),
+    // Telemetry only in the tests: simulated payloads through the real decoder and alert rules.
+    .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Telemetry"], swiftSettings: swiftSettings),
     .testTarget(name: "FluxgateCLITests", dependencies: ["FluxgateCLI"], swiftSettings: swiftSettings),
 ]
 

@@ -55,3 +55,20 @@ extension MetricProfile {
         return low...high
     }
 }
+
+extension MetricProfile {
+    /// The largest change between two normal readings `milliseconds` apart (both outside spikes):
+    /// the cycle's and the drift's slope times the gap, plus twice the noise bound, plus one
+    /// rounding step. Rate rules (`rate_above: R`) never fire on normal readings `Δt` apart when
+    /// `maximumNormalChange(overMilliseconds: Δt) / Δt_s <= R` (see `docs/simulator.md`).
+    public func maximumNormalChange(overMilliseconds milliseconds: Int64) -> Double {
+        let gap = Double(max(milliseconds, 0))
+        var change = abs(driftPerHour) * gap / 3_600_000
+        if let daily {
+            change += abs(daily.amplitude) * 2 * Double.pi * gap / Double(daily.periodMilliseconds)
+        }
+        change += 2 * (noise?.bound ?? 0)
+        change += pow(10, -Double(decimals))
+        return change
+    }
+}
