@@ -257,7 +257,7 @@ public struct FleetGenerator: Sendable, IteratorProtocol, Sequence {
         }
     }
 
-    private mutating func emitStatus(_ status: DeviceStatus, device index: Int, at time: Int64) {
+    private mutating func emitStatus(_ status: SimulatedDeviceStatus, device index: Int, at time: Int64) {
         output.append(
             Publication(
                 deviceID: devices[index].device.id,

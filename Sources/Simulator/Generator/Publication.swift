@@ -7,7 +7,7 @@ public struct Publication: Sendable, Hashable {
         /// A retained status on `devices/{id}/status`. In a real run `offline` is what the
         /// device's last will says when its connection drops; a per-device MQTT sink should drop
         /// the device's connection instead of publishing it.
-        case status(DeviceStatus)
+        case status(SimulatedDeviceStatus)
     }
 
     /// The device id.
@@ -57,7 +57,7 @@ public struct Publication: Sendable, Hashable {
 }
 
 /// A device's connection status as published on `devices/{id}/status`.
-public enum DeviceStatus: String, Sendable, Hashable, Codable {
+public enum SimulatedDeviceStatus: String, Sendable, Hashable, Codable {
     /// Connected and publishing.
     case online
     /// Gone (published by the broker from the last will in a real run).
