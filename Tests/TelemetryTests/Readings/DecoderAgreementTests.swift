@@ -317,4 +317,22 @@ import Testing
             #expect(String(decoding: writer.bytes, as: UTF8.self) == value.description)
         }
     }
+
+    @Test func writerEscapesEveryStringSoItParsesBack() throws {
+        var rng = SeededGenerator(seed: 2024)
+        let pool: [Character] = ["a", "Z", "0", "\"", "\\", "/", "\n", "\r", "\t", "\u{0}", "\u{1}", "\u{1F}", "\u{7F}", "é", "温", "😀"]
+        for _ in 0..<2000 {
+            let text = String((0..<Int.random(in: 0...20, using: &rng)).map { _ in pool.randomElement(using: &rng)! })
+            var writer = JSONWriter()
+            writer.beginObject()
+            writer.field("k", text)
+            writer.endObject()
+            let fields = try writer.bytes.withUnsafeBytes { raw in
+                Result { () throws(ReadingRejection) in try FlatJSONObject.parse(raw) }
+            }.get()
+            #expect(fields["k"] == .string(text))
+            let foundation = try JSONSerialization.jsonObject(with: Data(writer.bytes)) as? [String: String]
+            #expect(foundation?["k"] == text)
+        }
+    }
 }
