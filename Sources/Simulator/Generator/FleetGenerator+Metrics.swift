@@ -64,9 +64,11 @@ extension FleetGenerator {
         guard let anomaly = state.anomaly else { return normal }
         if let record = anomaly.record {
             let ts = startMilliseconds + time
-            groundTruth.records[record].readings = (groundTruth.records[record].readings ?? 0) + 1
-            if groundTruth.records[record].firstReadingTs == nil { groundTruth.records[record].firstReadingTs = ts }
-            groundTruth.records[record].lastReadingTs = ts
+            updateRecord(record) { record in
+                record.readings = (record.readings ?? 0) + 1
+                if record.firstReadingTs == nil { record.firstReadingTs = ts }
+                record.lastReadingTs = ts
+            }
         }
         return anomaly.value
     }
@@ -80,7 +82,7 @@ extension FleetGenerator {
         magnitude: Double?
     ) -> Int? {
         guard recordsGroundTruth else { return nil }
-        groundTruth.records.append(
+        return appendRecord(
             GroundTruthRecord(
                 kind: kind,
                 device: devices[index].device.id,
@@ -92,7 +94,6 @@ extension FleetGenerator {
                 readings: 0
             )
         )
-        return groundTruth.records.count - 1
     }
 
     /// Whether an event starts at this sample, and its window `[start, end)` (relative ms).

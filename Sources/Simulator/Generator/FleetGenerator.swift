@@ -27,6 +27,8 @@ public struct FleetGenerator: Sendable, IteratorProtocol, Sequence {
     private var output: [Publication] = []
     private var outputIndex = 0
     private var samplingDone = false
+    /// Records already handed out by ``takeGroundTruth()``.
+    private var takenRecords = 0
 
     /// Creates a generator. `seed` overrides the fleet's seed. The fleet should be validated
     /// (``FleetProfileParser`` does it); rates must be in `(0, 1000]`.
@@ -110,10 +112,27 @@ public struct FleetGenerator: Sendable, IteratorProtocol, Sequence {
     }
 
     /// Removes and returns the ground truth recorded so far. Records of events still running
-    /// (spikes, stuck values, offline periods) may still change afterwards and are not kept.
+    /// (spikes, stuck values, offline periods) are returned as they are now; later readings of
+    /// those events are not counted anywhere.
     public mutating func takeGroundTruth() -> GroundTruth {
-        defer { groundTruth.records.removeAll() }
+        defer {
+            takenRecords += groundTruth.records.count
+            groundTruth.records.removeAll()
+        }
         return groundTruth
+    }
+
+    /// Appends a record; returns its index counted from the start of the run.
+    mutating func appendRecord(_ record: GroundTruthRecord) -> Int {
+        groundTruth.records.append(record)
+        return takenRecords + groundTruth.records.count - 1
+    }
+
+    /// Updates the record at run index `index`, unless ``takeGroundTruth()`` handed it out already.
+    mutating func updateRecord(_ index: Int, _ update: (inout GroundTruthRecord) -> Void) {
+        let position = index - takenRecords
+        guard groundTruth.records.indices.contains(position) else { return }
+        update(&groundTruth.records[position])
     }
 
     /// Runs a bounded generator to its end: every publication and the full ground truth.
@@ -146,7 +165,7 @@ public struct FleetGenerator: Sendable, IteratorProtocol, Sequence {
             }
             publication.offsetMilliseconds = entry.time
             if recordsGroundTruth, case .telemetry(let seq, let ts) = publication.kind {
-                groundTruth.records.append(
+                _ = appendRecord(
                     GroundTruthRecord(
                         kind: .late,
                         device: publication.deviceID,
@@ -180,8 +199,7 @@ public struct FleetGenerator: Sendable, IteratorProtocol, Sequence {
         queue.push(.offlineEnd, at: time + duration, device: index)
         emitStatus(.offline, device: index, at: time)
         if recordsGroundTruth {
-            devices[index].openOfflineRecords.append(groundTruth.records.count)
-            groundTruth.records.append(
+            let record = appendRecord(
                 GroundTruthRecord(
                     kind: .offline,
                     device: devices[index].device.id,
@@ -190,6 +208,7 @@ public struct FleetGenerator: Sendable, IteratorProtocol, Sequence {
                     lastReadingBefore: devices[index].lastReadingTs
                 )
             )
+            devices[index].openOfflineRecords.append(record)
         }
         return true
     }
@@ -231,7 +250,7 @@ public struct FleetGenerator: Sendable, IteratorProtocol, Sequence {
         devices[index].lastReadingTs = ts
         if recordsGroundTruth {
             for record in devices[index].openOfflineRecords {
-                groundTruth.records[record].firstReadingAfter = ts
+                updateRecord(record) { $0.firstReadingAfter = ts }
             }
             devices[index].openOfflineRecords.removeAll()
         }
