@@ -253,3 +253,52 @@ struct CompressionNegotiationTests {
         }
     }
 }
+
+@Suite(.timeLimit(.minutes(1)))
+struct DisconnectTests {
+    @Test func serverSideDisconnectSendsADisconnectPacket() async throws {
+        let reasons = ReasonLog()
+        try await TestServer.with(TestServer.relaxedConfiguration(), setUp: { io in
+            io.of("/") { socket in socket.onDisconnect { reasons.append($0) } }
+        }) { server in
+            let (client, connect) = try await ServerAPITests.join(server.port)
+            defer { client.close() }
+            guard let sid = connect["sid"]?.stringValue, let socket = server.io.mainNamespace.socket(id: sid) else {
+                throw TestFailure("no socket")
+            }
+            socket.disconnect()
+            #expect(try await client.receive() == .text("41"))
+            #expect(server.io.mainNamespace.sockets.isEmpty)
+            #expect(server.io.connectionCount == 1)  // the connection stays open
+            #expect(reasons.values == [.serverNamespaceDisconnect])
+            #expect(!socket.connected)
+        }
+    }
+
+    @Test func closingTheServerDisconnectsEverySocket() async throws {
+        let reasons = ReasonLog()
+        try await TestServer.with(TestServer.relaxedConfiguration(), setUp: { io in
+            io.of("/") { socket in socket.onDisconnect { reasons.append($0) } }
+        }) { server in
+            let (a, _) = try await ServerAPITests.join(server.port)
+            let (b, _) = try await ServerAPITests.join(server.port)
+            defer { [a, b].forEach { $0.close() } }
+            server.io.close()
+            try await a.waitForClose()
+            try await b.waitForClose()
+            #expect(reasons.values == [SocketIODisconnectReason("server shutting down"), SocketIODisconnectReason("server shutting down")])
+            try await eventually { server.io.connectionCount == 0 }
+        }
+    }
+
+    @Test func clientTransportCloseIsReported() async throws {
+        let reasons = ReasonLog()
+        try await TestServer.with(TestServer.relaxedConfiguration(), setUp: { io in
+            io.of("/") { socket in socket.onDisconnect { reasons.append($0) } }
+        }) { server in
+            let (client, _) = try await ServerAPITests.join(server.port)
+            client.close()
+            try await eventually { reasons.values == [SocketIODisconnectReason("transport close")] }
+        }
+    }
+}

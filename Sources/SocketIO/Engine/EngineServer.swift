@@ -397,9 +397,10 @@ public final class EngineIOServer: Sendable {
                 if session.isClosed { return }
             }
         } catch {
-            // Oversized or malformed frames end the WebSocket.
+            // Oversized or malformed frames, or a broken connection, end the WebSocket
+            // (reason `transport error`, as the reference server reports them).
             logger.debug("websocket read failed", metadata: ["sid": "\(session.id)", "error": "\(error)"])
-            if !session.isProbing(webSocketID: webSocketID) { session.close(reason: .parseError) }
+            if !session.isProbing(webSocketID: webSocketID) { session.close(reason: .transportError) }
         }
     }
 

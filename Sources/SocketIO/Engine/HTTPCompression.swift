@@ -35,7 +35,7 @@ enum HTTPCompression: String {
         let bound = Int(deflateBound(&stream, UInt(input.readableBytes)))
         var output = ByteBuffer()
         var ok = false
-        input.withUnsafeReadableBytes { source in
+        _ = input.withUnsafeReadableBytes { source in
             output.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { target in
                 stream.next_in = UnsafeMutablePointer(
                     mutating: source.bindMemory(to: Bytef.self).baseAddress ?? UnsafePointer(bitPattern: 1))
