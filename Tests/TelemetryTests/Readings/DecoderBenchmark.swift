@@ -52,14 +52,30 @@ import Testing
                 "\(name) | \(String(format: "%.0f", a)) | \(String(format: "%.0f", b)) | \(String(format: "%.1f", b / a))x (sink \(sink % 7))"
             )
         }
+        // Record encoding: purpose-built writer vs JSONSerialization of the same object, alternating.
         let reading = try fast.decode(Array(Self.payloads[1].1.utf8), device: device)
         var sink = 0
-        let start = ContinuousClock.now
-        for _ in 0..<iterations { sink &+= ReadingRecord.encode(reading).count }
-        let elapsed = ContinuousClock.now - start
-        let ns =
-            (Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9)
-            / Double(iterations)
-        print("record encode (4 metrics) | \(String(format: "%.0f", ns)) ns/op (sink \(sink % 7))")
+        func time(_ n: Int, _ body: () throws -> Int) rethrows -> Double {
+            let start = ContinuousClock.now
+            for _ in 0..<n { sink &+= try body() }
+            let elapsed = ContinuousClock.now - start
+            return (Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9) / Double(n)
+        }
+        func viaFoundation() throws -> Int {
+            var metrics: [String: Any] = [:]
+            for metric in reading.metrics { metrics[metric.name] = metric.value }
+            let object: [String: Any] = [
+                "device": reading.device.rawValue, "ts": reading.ts, "seq": reading.seq.map { $0 as Any } ?? NSNull(),
+                "metrics": metrics,
+            ]
+            return try JSONSerialization.data(withJSONObject: object).count
+        }
+        var a = Double.infinity
+        var b = Double.infinity
+        for _ in 0..<10 {
+            a = min(a, time(iterations / 10) { ReadingRecord.encode(reading).count })
+            b = min(b, try time(iterations / 10) { try viaFoundation() })
+        }
+        print("record encode (4 metrics) | \(String(format: "%.0f", a)) | \(String(format: "%.0f", b)) | \(String(format: "%.1f", b / a))x (sink \(sink % 7))")
     }
 }
