@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import Simulator
@@ -34,6 +35,12 @@ import Testing
         #expect(temperature.normalRange(durationMilliseconds: 3_600_000).upperBound < 30)
         #expect(fleet.types[1].metrics[1].noise == NoiseProfile(stddev: 0.05, clamp: 3))
         #expect(fleet.types[2].metrics[2].driftPerHour == 0.5)
+    }
+
+    @Test func builtInDemoIsTheDemoFile() throws {
+        let file = try String(contentsOfFile: TestSupport.devicesFile("demo.yaml"), encoding: .utf8)
+        #expect(FleetProfile.demoYAML == file, "paste devices/demo.yaml into Sources/Simulator/Profile/DemoFleet.swift")
+        #expect(try FleetProfile.demo() == TestSupport.loadFleet("demo.yaml"))
     }
 
     @Test func defaultsApply() throws {
