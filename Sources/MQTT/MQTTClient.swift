@@ -62,13 +62,13 @@ public final class MQTTClient: Service, Sendable {
             await withGracefulShutdownHandler {
                 await withCheckedContinuation { (continuation: CheckedContinuation<MQTTError?, Never>) in
                     let thread = Thread {
+                        Thread.current.name = "fluxgate-mqtt"  // set from the thread itself: shows in top/perf
                         let error = loop.run()
                         let (consumer, waiters) = core.state.withLockedValue { $0.stopped() }
                         consumer?.resume(returning: nil)
                         for waiter in waiters { waiter.resume(returning: .failure(.shutDownError)) }
                         continuation.resume(returning: error)
                     }
-                    thread.name = "fluxgate-mqtt-\(core.configuration.clientID)"
                     thread.start()
                 }
             } onGracefulShutdown: {

@@ -120,7 +120,7 @@ final class MosquittoLoop: @unchecked Sendable {
             // Write what may be written before reading more: requests then leave before the next
             // batch can hold writes back.
             if plan.canWrite && mosquitto_want_write(mosq) {
-                let rc = mosquitto_loop_write(mosq, 1)
+                let rc = writePhase(mosq)
                 if rc != MOSQ_ERR_SUCCESS.rawValue || mosquitto_socket(mosq) < 0 {
                     connectionLost(rc)
                     continue
@@ -157,7 +157,7 @@ final class MosquittoLoop: @unchecked Sendable {
             if rc == MOSQ_ERR_SUCCESS.rawValue, mosquitto_socket(mosq) >= 0, mosquitto_want_write(mosq),
                 core.state.withLockedValue({ $0.canWrite })
             {
-                rc = mosquitto_loop_write(mosq, 1)
+                rc = writePhase(mosq)
             }
             if rc != MOSQ_ERR_SUCCESS.rawValue || mosquitto_socket(mosq) < 0 {
                 connectionLost(rc)
@@ -193,6 +193,11 @@ final class MosquittoLoop: @unchecked Sendable {
         if rc == MOSQ_ERR_SUCCESS.rawValue && (received.count >= configuration.maxBatchSize || reads >= maxReads) {
             readPending = true
         }
+        if rc == MOSQ_ERR_SUCCESS.rawValue && configuration.tls != nil && reads > 1 {
+            // Decrypted data may wait inside OpenSSL where poll(2) cannot see it: read again
+            // until a phase reads nothing.
+            readPending = true
+        }
         logger.trace("MQTT read phase", metadata: ["messages": "\(received.count)", "reads": "\(reads)", "pending": "\(readPending)"])
         if !received.isEmpty {
             let messages = received
@@ -202,6 +207,26 @@ final class MosquittoLoop: @unchecked Sendable {
             if let (consumer, batch) = handOver { consumer.resume(returning: batch) }
         }
         return rc
+    }
+
+    /// Writes every queued packet. libmosquitto sends each packet with its own send(2); with
+    /// TCP_NODELAY a batch's PUBACKs would leave as hundreds of tiny segments, so the socket is
+    /// corked for the write and uncorked after it (one flush, full segments, no Nagle delay).
+    private func writePhase(_ mosq: OpaquePointer) -> Int32 {
+        #if os(Linux)
+        let socket = mosquitto_socket(mosq)
+        var on: Int32 = 1
+        var off: Int32 = 0
+        let size = socklen_t(MemoryLayout<Int32>.size)
+        let corked = setsockopt(socket, Int32(IPPROTO_TCP), TCP_CORK, &on, size) == 0
+        let rc = mosquitto_loop_write(mosq, 1)
+        if corked, mosquitto_socket(mosq) == socket {
+            _ = setsockopt(socket, Int32(IPPROTO_TCP), TCP_CORK, &off, size)
+        }
+        return rc
+        #else
+        return mosquitto_loop_write(mosq, 1)
+        #endif
     }
 
     /// One step of a graceful shutdown; returns `true` when the loop should end.

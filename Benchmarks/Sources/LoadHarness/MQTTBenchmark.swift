@@ -40,18 +40,27 @@ enum MQTTBenchmark {
             let broker = try MQTTBenchmarkBroker()
             defer { broker.stop() }
             print("MQTT QoS 1 drain of \(options.messages) queued messages, \(options.size)-byte payloads, mosquitto 2.0.11 on 127.0.0.1:\(broker.port)")
-            print("protocol  round  fluxgate msg/s  mosquitto_sub msg/s  ratio")
+            print("wall: msg/s from connect to the last message; cpu: the subscriber process's user+system time per message")
+            print("protocol  round  fluxgate msg/s  mosquitto_sub msg/s  ratio   fluxgate cpu µs/msg  mosquitto_sub cpu µs/msg  ratio")
             var ratios: [Double] = []
+            var cpuRatios: [Double] = []
             for version in options.versions {
                 for round in 1...options.rounds {
-                    let (fluxgate, peer) = try await measure(options, version: version, port: broker.port, round: round)
-                    ratios.append(fluxgate / peer)
+                    let result = try await measure(options, version: version, port: broker.port, round: round)
+                    ratios.append(result.rate / result.peerRate)
+                    cpuRatios.append(result.peerCPU / result.cpu)
                     let name = (version == .v5 ? "5" : "3.1.1").padding(toLength: 8, withPad: " ", startingAt: 0)
-                    print(name + String(format: "  %5d  %14.0f  %19.0f  %5.2fx", round, fluxgate, peer, fluxgate / peer))
+                    print(
+                        name
+                            + String(
+                                format: "  %5d  %14.0f  %19.0f  %5.2fx  %19.2f  %24.2f  %5.2fx", round, result.rate, result.peerRate,
+                                result.rate / result.peerRate, result.cpu, result.peerCPU, result.peerCPU / result.cpu
+                            )
+                    )
                 }
             }
-            let geometric = exp(ratios.map { log($0) }.reduce(0, +) / Double(ratios.count))
-            print(String(format: "geometric mean ratio fluxgate / mosquitto_sub: %.2fx (goal >= 1.5x)", geometric))
+            func geometricMean(_ values: [Double]) -> Double { exp(values.map { log($0) }.reduce(0, +) / Double(values.count)) }
+            print(String(format: "geometric mean, fluxgate / mosquitto_sub: wall rate %.2fx (goal >= 1.5x), cpu efficiency %.2fx", geometricMean(ratios), geometricMean(cpuRatios)))
             exit(0)
         } catch {
             FileHandle.standardError.write(Data("mqtt benchmark failed: \(error)\n".utf8))
@@ -59,9 +68,26 @@ enum MQTTBenchmark {
         }
     }
 
-    /// Queues `messages` for both subscribers, then drains each; returns msg/s (fluxgate, peer).
+    struct Result {
+        /// Messages per second, wall clock.
+        var rate: Double
+        var peerRate: Double
+        /// CPU microseconds (user + system) per message.
+        var cpu: Double
+        var peerCPU: Double
+    }
+
+    /// CPU seconds (user + system) of this process or of its reaped children.
+    static func cpuSeconds(_ who: Int32) -> Double {
+        var usage = rusage()
+        getrusage(__rusage_who_t(who), &usage)
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+
+    /// Queues `messages` for both subscribers, then drains each.
     static func measure(_ options: Options, version: MQTTConfiguration.ProtocolVersion, port: Int, round: Int) async throws
-        -> (Double, Double)
+        -> Result
     {
         let topic = "bench/\(round)/\(version == .v5 ? "v5" : "v3")"
         let fluxgateID = "bench-fluxgate-\(topic)"
@@ -103,6 +129,7 @@ enum MQTTBenchmark {
 
         // 3. Drain: fluxgate, deferred acknowledgement (each batch acknowledged when received).
         let clock = ContinuousClock()
+        let cpuStart = cpuSeconds(RUSAGE_SELF.rawValue)
         let start = clock.now
         var received = 0
         var batches = 0
@@ -115,16 +142,20 @@ enum MQTTBenchmark {
             }
         }
         let fluxgateSeconds = (clock.now - start).mqttSeconds
+        let fluxgateCPU = cpuSeconds(RUSAGE_SELF.rawValue) - cpuStart
         if ProcessInfo.processInfo.environment["MQTT_BENCH_VERBOSE"] != nil {
             print("  fluxgate: \(batches) batches, \(received / max(batches, 1)) messages per batch")
         }
         guard received >= options.messages else { throw MQTTBenchmarkError("fluxgate received \(received) of \(options.messages)") }
 
         // 4. Drain: mosquitto_sub -q 1 -C N, same broker, same queue length.
+        let peerCPUStart = cpuSeconds(RUSAGE_CHILDREN.rawValue)
         let peerStart = clock.now
         try runPeer(["-C", "\(options.messages)"], id: peerID, topic: topic, v5: v5, port: port)
         let peerSeconds = (clock.now - peerStart).mqttSeconds
-        return (Double(options.messages) / fluxgateSeconds, Double(options.messages) / peerSeconds)
+        let peerCPU = cpuSeconds(RUSAGE_CHILDREN.rawValue) - peerCPUStart
+        let count = Double(options.messages)
+        return Result(rate: count / fluxgateSeconds, peerRate: count / peerSeconds, cpu: fluxgateCPU / count * 1e6, peerCPU: peerCPU / count * 1e6)
     }
 
     /// Runs `client.run()` for the duration of `body`, then shuts it down gracefully.
