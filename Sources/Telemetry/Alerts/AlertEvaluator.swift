@@ -33,12 +33,36 @@ public struct AlertEvaluator: Sendable, Codable {
     }
 
     /// The rules, in file order.
-    public let rules: [AlertRule]
+    public private(set) var rules: [AlertRule]
     var states: [DeviceID: [String: RuleState]] = [:]
 
     /// Creates an evaluator with no history.
     public init(rules: [AlertRule]) {
         self.rules = rules
+    }
+
+    /// Switches to new rules, e.g. after restoring a snapshot taken under an older rules file.
+    /// State of unchanged rules (same name and definition) carries on. Active alerts of rules that
+    /// were removed or changed are cleared at `ts` (returned, so no alert stays active forever);
+    /// their other state is dropped.
+    public mutating func replaceRules(_ newRules: [AlertRule], at ts: Int64) -> [AlertTransition] {
+        var output: [AlertTransition] = []
+        for device in states.keys.sorted() {
+            guard var deviceStates = states[device] else { continue }
+            for rule in rules where !newRules.contains(rule) {
+                guard let state = deviceStates.removeValue(forKey: rule.name) else { continue }
+                if case .active(let id, _, _, let ackedBy) = state.phase {
+                    var cleared = transition(
+                        rule, device, id: id, state: .cleared, value: state.lastObserved.isNaN ? rule.clearLevel : state.lastObserved,
+                        threshold: rule.clearLevel, ts: ts, message: "rule \(rule.name) was changed or removed; alert closed")
+                    cleared.ackedBy = ackedBy
+                    output.append(cleared)
+                }
+            }
+            states[device] = deviceStates
+        }
+        rules = newRules
+        return output
     }
 
     /// Number of alerts currently active (acknowledged or not).

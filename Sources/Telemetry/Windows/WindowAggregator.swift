@@ -78,7 +78,7 @@ public struct WindowAggregator: Sendable, Codable {
     }
 
     /// The configuration.
-    public let configuration: WindowingConfiguration
+    public private(set) var configuration: WindowingConfiguration
     /// State per device.
     public private(set) var devices: [DeviceID: DeviceState] = [:]
 
@@ -154,6 +154,28 @@ public struct WindowAggregator: Sendable, Codable {
                     stats: stats, final: false)
             }
         }
+    }
+
+    /// Switches to a new configuration, e.g. after restoring a snapshot taken under an older rules
+    /// file. Open windows of specs that remain carry on; those of removed specs are closed and
+    /// returned (ordered by device, window and metric). Watermarks are kept.
+    public mutating func reconfigure(_ newConfiguration: WindowingConfiguration) -> [WindowStats] {
+        var output: [WindowStats] = []
+        let oldSpecs = configuration.windows
+        for device in devices.keys.sorted() {
+            guard var state = devices[device] else { continue }
+            let removed = state.open.keys.filter { !newConfiguration.windows.contains(oldSpecs[$0.spec]) }.sorted()
+            output += emit(&state, device: device, keys: removed)
+            var remapped: [OpenWindow: [String: StatsAccumulator]] = [:]
+            for (key, metrics) in state.open {
+                guard let index = newConfiguration.windows.firstIndex(of: oldSpecs[key.spec]) else { continue }
+                remapped[OpenWindow(spec: index, start: key.start)] = metrics
+            }
+            state.open = remapped
+            devices[device] = state
+        }
+        configuration = newConfiguration
+        return output
     }
 
     /// Closes every open window (end of input, or a test); device watermarks are left as they were.

@@ -244,4 +244,20 @@ import Testing
             try DeviceStatusRecord.decode(Array(#"{"device":"d1","status":"away","ts":1}"#.utf8))
         }
     }
+
+    @Test func replacingRulesClearsAlertsOfChangedRules() throws {
+        let device = DeviceID("d")!
+        let hot = AlertRule(name: "hot", metric: "t", condition: .above(1))
+        let cold = AlertRule(name: "cold", metric: "t", condition: .below(5))
+        var evaluator = AlertEvaluator(rules: [hot, cold])
+        let active = evaluator.evaluate(Reading(device: device, ts: 1, metrics: [Metric("t", 2)]), arrivedAt: 0)
+        #expect(active.map(\.rule) == ["hot", "cold"])
+        var changedHot = hot
+        changedHot.condition = .above(10)
+        let cleared = evaluator.replaceRules([changedHot, cold], at: 50)
+        #expect(cleared.map(\.rule) == ["hot"] && cleared.first?.state == .cleared && cleared.first?.ts == 50)
+        #expect(cleared.first?.id == active.first?.id)
+        #expect(evaluator.activeAlerts(device: device).keys.sorted() == ["cold"])
+        #expect(evaluator.evaluate(Reading(device: device, ts: 2, metrics: [Metric("t", 2)]), arrivedAt: 0).isEmpty)
+    }
 }

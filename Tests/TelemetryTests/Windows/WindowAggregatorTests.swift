@@ -76,6 +76,19 @@ import Testing
                 .isDropped)
     }
 
+    @Test func reconfigureKeepsRemainingWindowsAndClosesRemovedOnes() throws {
+        let device = DeviceID("d")!
+        var aggregator = WindowAggregator()  // 10s, 1m
+        _ = aggregator.ingest(Reading(device: device, ts: 1_000, metrics: [Metric("a", 1)]), arrivedAt: 0)
+        let closed = aggregator.reconfigure(
+            WindowingConfiguration(windows: [.tumbling(.minutes(1)), try WindowSpec(parsing: "5m/1m")]))
+        #expect(closed.map(\.window) == ["10s"] && closed.allSatisfy(\.final))
+        _ = aggregator.ingest(Reading(device: device, ts: 2_000, metrics: [Metric("a", 3)]), arrivedAt: 0)
+        let remaining = aggregator.closeAll()
+        #expect(remaining.map(\.window) == ["1m", "5m/1m", "5m/1m", "5m/1m", "5m/1m", "5m/1m"])
+        #expect(remaining.first?.count == 2 && remaining[1].count == 1)
+    }
+
     @Test func openStatisticsAreLiveUpdates() {
         let device = DeviceID("d")!
         var aggregator = WindowAggregator()
