@@ -192,4 +192,33 @@ import Testing
             try decoder.decode(topic: "devices/d-1/status", payload: Array(#"{"ts":1,"metrics":{"a":1}}"#.utf8))
         }
     }
+
+    @Test func randomBytesNeverCrash() {
+        var rng = SeededGenerator(seed: 0xF022)
+        let alphabet = Array(#"{}[]",:0123456789.-eE tsqmrcn"\u"#.utf8) + [0x80, 0xC3, 0xA9, 0xFF, 0x00]
+        var accepted = 0
+        for _ in 0..<20_000 {
+            var bytes = Array(#"{"ts":1,"metrics":{"#.utf8)
+            for _ in 0..<Int.random(in: 0...40, using: &rng) { bytes.append(alphabet.randomElement(using: &rng)!) }
+            if Bool.random(using: &rng) { bytes += Array(#""z":1}}"#.utf8) }
+            if let reading = try? decoder.decode(bytes, device: device) {
+                accepted += 1
+                #expect(!reading.metrics.isEmpty && reading.metrics.allSatisfy { $0.value.isFinite })
+            }
+        }
+        // Mixed containers nested past the limit, in every shape.
+        for _ in 0..<50 {
+            var bytes = Array(#"{"ts":1,"metrics":{"a":1},"x":"#.utf8)
+            for _ in 0..<Int.random(in: 512...3000, using: &rng) {
+                bytes += Bool.random(using: &rng) ? Array("[".utf8) : Array(#"{"k":"#.utf8)
+            }
+            do {
+                _ = try decoder.decode(bytes, device: device)
+                Issue.record("accepted")
+            } catch {
+                #expect(error.reason == .tooDeep)
+            }
+        }
+        #expect(accepted > 0)
+    }
 }
