@@ -89,7 +89,7 @@ var targets: [Target] = [
     ),
     .target(
         name: "Hub",
-        dependencies: ["Telemetry", "Kafka", "SocketIO", logging, metrics, lifecycle, hummingbird],
+        dependencies: ["Telemetry", "Kafka", "SocketIO", "Observability", logging, metrics, lifecycle, hummingbird],
         swiftSettings: swiftSettings
     ),
     .target(
@@ -127,13 +127,26 @@ var targets: [Target] = [
 
     // Tests mirror Sources.
     .testTarget(name: "KafkaTests", dependencies: ["Kafka", "FluxgateTesting"], swiftSettings: swiftSettings),
-    .testTarget(name: "MQTTTests", dependencies: ["MQTT", "FluxgateTesting", logging], swiftSettings: swiftSettings),
+    // MQTTTests runs the mqtt-test-subscriber executable; the dependency makes sure it is built.
+    .testTarget(
+        name: "MQTTTests",
+        dependencies: ["MQTT", "FluxgateTesting", "mqtt-test-subscriber", logging],
+        swiftSettings: swiftSettings
+    ),
     .testTarget(
         name: "SocketIOTests",
         dependencies: ["SocketIO", hummingbird, hummingbirdWebSocket, nioCore, nioPosix],
         swiftSettings: swiftSettings
     ),
     .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"], swiftSettings: swiftSettings),
+    .testTarget(
+        name: "HubTests",
+        dependencies: [
+            "Hub", "FluxgateTesting", "Kafka", "SocketIO", "Telemetry", logging, lifecycle,
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ],
+        swiftSettings: swiftSettings
+    ),
     .testTarget(
         name: "ObservabilityTests",
         dependencies: ["Observability", .product(name: "HummingbirdTesting", package: "hummingbird")],

@@ -203,6 +203,11 @@ public struct MQTTConfiguration: Sendable {
         if maxReadAhead < .zero || shutdownGracePeriod < .zero {
             throw .invalidConfiguration("maxReadAhead and shutdownGracePeriod must not be negative")
         }
+        if maxReadAhead >= keepAlive / 2 {
+            throw .invalidConfiguration(
+                "maxReadAhead (\(maxReadAhead)) must be under keepAlive / 2 (\(keepAlive / 2)): nothing, not even PINGREQ, is written meanwhile"
+            )
+        }
         if let will, will.topic.isEmpty || will.topic.contains("+") || will.topic.contains("#") {
             throw .invalidConfiguration("will topic '\(will.topic)' must be a non-empty topic without wildcards")
         }

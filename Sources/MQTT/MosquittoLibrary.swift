@@ -21,6 +21,12 @@ enum MosquittoLibrary {
         return String(cString: text)
     }
 
+    /// The text for a CONNACK return code of MQTT 3.1.1.
+    static func describeConnack(_ code: Int32) -> String {
+        guard let text = mosquitto_connack_string(code) else { return "return code \(code)" }
+        return String(cString: text)
+    }
+
     static func error(_ code: Int32, _ what: String, _ errorCode: MQTTError.Code = .library) -> MQTTError {
         MQTTError(code: errorCode, message: "\(what): \(describe(code))", mosquittoError: code)
     }

@@ -318,7 +318,9 @@ final class MosquittoLoop: @unchecked Sendable {
 
     fileprivate func onConnect(_ reason: Int32, flags: Int32) {
         guard reason == 0 else {
-            let text = MosquittoLibrary.describeReason(reason)
+            let text =
+                configuration.protocolVersion == .v311
+                ? MosquittoLibrary.describeConnack(reason) : MosquittoLibrary.describeReason(reason)
             if isFatal(reason) {
                 fatalError = MQTTError(
                     code: .connectionRefused,

@@ -54,6 +54,10 @@ import Testing
         configuration.sessionExpiry = .seconds(60)
         #expect(throws: MQTTError.self) { try configuration.validate() }
         configuration = MQTTConfiguration()
+        configuration.keepAlive = .seconds(5)
+        configuration.maxReadAhead = .seconds(3)
+        #expect(throws: MQTTError.self) { try configuration.validate() }
+        configuration = MQTTConfiguration()
         configuration.will = .init(topic: "devices/+/status", payload: [])
         #expect(throws: MQTTError.self) { try configuration.validate() }
         #expect(throws: MQTTError.self) { try MQTTClient(configuration: configuration) }

@@ -5,10 +5,10 @@ import MQTT
 import NIOConcurrencyHelpers
 import Testing
 
-/// Logger for clients under test: warnings and errors only (set MQTT_TEST_LOG=debug for more).
+/// Logger for clients under test: errors only (set MQTT_TEST_LOG=warning, debug, trace for more).
 func testLogger(_ label: String = "mqtt-test") -> Logger {
     var logger = Logger(label: label)
-    logger.logLevel = ProcessInfo.processInfo.environment["MQTT_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+    logger.logLevel = ProcessInfo.processInfo.environment["MQTT_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .error
     return logger
 }
 
