@@ -89,7 +89,7 @@ var targets: [Target] = [
     ),
     .target(
         name: "Hub",
-        dependencies: ["Telemetry", "Kafka", "SocketIO", "Observability", logging, metrics, lifecycle, hummingbird],
+        dependencies: ["Telemetry", "Kafka", "SocketIO", logging, metrics, lifecycle, hummingbird],
         swiftSettings: swiftSettings
     ),
     .target(
@@ -139,14 +139,6 @@ var targets: [Target] = [
         swiftSettings: swiftSettings
     ),
     .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"], swiftSettings: swiftSettings),
-    .testTarget(
-        name: "HubTests",
-        dependencies: [
-            "Hub", "FluxgateTesting", "Kafka", "SocketIO", "Telemetry", logging, lifecycle,
-            .product(name: "HummingbirdTesting", package: "hummingbird"),
-        ],
-        swiftSettings: swiftSettings
-    ),
     .testTarget(
         name: "ObservabilityTests",
         dependencies: ["Observability", .product(name: "HummingbirdTesting", package: "hummingbird")],
