@@ -94,7 +94,8 @@ struct PayloadParser {
     var metricsNotObject = false
     var metrics: [Metric] = []
     var metricCount = 0
-    var metricNames: [String] = []
+    /// Names whose value was rejected (rare), for duplicate detection without a second array.
+    var namesWithBadValues: [String] = []
     var metricError: ReadingRejection?
     var duplicateError: ReadingRejection?
     var unknownKeys: Set<[UInt8]> = []
@@ -248,7 +249,6 @@ struct PayloadParser {
             return
         }
         metrics.reserveCapacity(8)
-        metricNames.reserveCapacity(8)
         while true {
             let key = try scanner.scanString()
             try scanner.expect(UInt8(ascii: ":"), "':'")
@@ -287,14 +287,14 @@ struct PayloadParser {
             }
             return
         }
-        if metricCount <= limits.maxMetrics {
-            if metricNames.contains(name) {
-                duplicate("metrics." + name)
-                return
-            }
-            metricNames.append(name)
+        if metricCount <= limits.maxMetrics,
+            metrics.contains(where: { $0.name == name }) || namesWithBadValues.contains(name)
+        {
+            duplicate("metrics." + name)
+            return
         }
         guard let value else {
+            namesWithBadValues.append(name)
             if metricError == nil {
                 metricError = ReadingRejection(.badMetric, "metric '\(name)' must be a finite number")
             }

@@ -82,6 +82,8 @@ import Testing
         ("{\"x\":" + String(repeating: "[", count: 60_000), .tooDeep),
         (#"{"ts": 1, "ts": 2, "metrics": {"a": 1}}"#, .duplicateKey),
         (#"{"ts": 1, "metrics": {"a": 1, "a": 2}}"#, .duplicateKey),
+        (#"{"ts": 1, "metrics": {"a": "x", "a": 2}}"#, .duplicateKey),
+        (#"{"ts": 1, "metrics": {"a": 1, "b": 2, "\u0061": null}}"#, .duplicateKey),
         (#"{"ts": 1, "metrics": {"a": 1}, "x": 1, "x": 2}"#, .duplicateKey),
         (#"{"ts": 1, "\u0074s": 2, "metrics": {"a": 1}}"#, .duplicateKey),
         (#"{"metrics": {"a": 1}}"#, .missingTimestamp),
