@@ -48,10 +48,19 @@ struct ConsumerStateMachine {
 
     // MARK: Records
 
-    /// Adds polled records; returns the waiting reader with the records to give it.
-    mutating func append(_ records: [KafkaConsumerRecord]) -> (Reader, Deque<KafkaConsumerRecord>)? {
-        guard lifecycle != .closed, !records.isEmpty else { return nil }
-        buffer.append(contentsOf: records)
+    /// Takes polled records (leaving `records` empty); returns the waiting reader with the
+    /// records to give it. Moves the records' storage when the buffer is empty.
+    mutating func append(_ records: inout Deque<KafkaConsumerRecord>) -> (Reader, Deque<KafkaConsumerRecord>)? {
+        guard lifecycle != .closed, !records.isEmpty else {
+            records.removeAll(keepingCapacity: true)
+            return nil
+        }
+        if buffer.isEmpty {
+            swap(&buffer, &records)
+        } else {
+            buffer.append(contentsOf: records)
+            records.removeAll(keepingCapacity: true)
+        }
         guard let reader else { return nil }
         self.reader = nil
         defer { buffer = [] }

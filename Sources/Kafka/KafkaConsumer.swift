@@ -1,4 +1,5 @@
 import CRdKafka
+import DequeModule
 import Dispatch
 import Foundation
 import Logging
@@ -235,8 +236,8 @@ public final class KafkaConsumer: Service, Sendable {
             logger.error("\(error.message)", metadata: ["kafka.error": "\(error.code)"])
             shared.requestClose()
         }
-        var polled: [KafkaConsumerRecord] = []
-        polled.reserveCapacity(1024)
+        var polled = Deque<KafkaConsumerRecord>(minimumCapacity: 1024)
+        var messages = [UnsafeMutablePointer<rd_kafka_message_t>?](repeating: nil, count: 1024)
         var lastTopic: (pointer: OpaquePointer, name: String)?
         while true {
             let (commands, close) = shared.state.withLockedValue { $0.takeCommands() }
@@ -249,20 +250,21 @@ public final class KafkaConsumer: Service, Sendable {
                 _ = shared.parked.wait(timeout: .now() + .milliseconds(100))
                 continue
             }
-            var message = rd_kafka_consumer_poll(handle.pointer, 100)
-            while let current = message {
-                if let record = copyRecord(current, lastTopic: &lastTopic) {
-                    polled.append(record)
+            let count = rd_kafka_consume_batch_queue(consumerQueue.pointer, 100, &messages, messages.count)
+            if count > 0 {
+                for index in 0..<count {
+                    guard let current = messages[index] else { continue }
+                    if let record = copyRecord(current, lastTopic: &lastTopic) {
+                        polled.append(record)
+                    }
+                    rd_kafka_message_destroy(current)
                 }
-                rd_kafka_message_destroy(current)
-                if polled.count >= 1024 { break }
-                message = rd_kafka_consumer_poll(handle.pointer, 0)
             }
             if !polled.isEmpty {
-                if let (reader, records) = shared.state.withLockedValue({ $0.append(polled) }) {
+                if let (reader, records) = shared.state.withLockedValue({ $0.append(&polled) }) {
                     reader.resume(returning: records)
                 }
-                polled.removeAll(keepingCapacity: true)
+                polled.reserveCapacity(1024)
             }
         }
         let closeError = rd_kafka_consumer_close(handle.pointer)
@@ -292,6 +294,7 @@ public final class KafkaConsumer: Service, Sendable {
                 throw KafkaError(rdKafka: error, context: "Subscribing to \(topics.joined(separator: ", "))")
             }
         case .partitions(let partitions, _):
+            warmUpMetadata(topics: Set(partitions.keys.map(\.topic)))
             let list = RDKafkaTopicPartitionList(capacity: partitions.count)
             for (partition, offset) in partitions.sorted(by: { $0.key < $1.key }) {
                 list.add(partition, offset: offset.rdKafkaValue)
@@ -301,6 +304,20 @@ public final class KafkaConsumer: Service, Sendable {
                 throw KafkaError(rdKafka: error, context: "Assigning partitions")
             }
             shared.rebalanceContinuation.yield(.assigned(partitions.keys.sorted()))
+        }
+    }
+
+    /// Learns the partition leaders (and connects to them) before assigning: an assignment made
+    /// before leaders are known waits a fixed 500 ms inside librdkafka before it first asks for
+    /// offsets. Failures are ignored; the assignment then just starts later.
+    private func warmUpMetadata(topics: Set<String>) {
+        for topic in topics {
+            guard let topicHandle = rd_kafka_topic_new(handle.pointer, topic, nil) else { continue }
+            var metadata: UnsafePointer<rd_kafka_metadata>?
+            if rd_kafka_metadata(handle.pointer, 0, topicHandle, &metadata, 5_000) == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata {
+                rd_kafka_metadata_destroy(metadata)
+            }
+            rd_kafka_topic_destroy(topicHandle)
         }
     }
 

@@ -79,9 +79,11 @@ public struct KafkaConsumerRecords: AsyncSequence, Sendable {
 
         public mutating func next() async -> KafkaConsumerRecord? {
             if let record = local.popFirst() { return record }
-            guard let more = await lifetime.shared.nextBatch() else { return nil }
-            local = more
-            return local.popFirst()
+            guard var more = await lifetime.shared.nextBatch() else { return nil }
+            // Pop from the only reference, so the deque is not copied.
+            let first = more.popFirst()
+            local = consume more
+            return first
         }
     }
 

@@ -1,0 +1,270 @@
+// `LoadHarness kafka`: producer and consumer throughput of the Kafka module against kcat, on the
+// same in-process dev cluster, in the same run. Prints records/s and the ratio to kcat.
+import Foundation
+import Kafka
+import Logging
+
+enum KafkaBenchmark {
+    struct Options {
+        var records = 1_000_000
+        var size = 200
+        var partitions = 64
+        var brokers = 1
+        var batch = 10_000
+        var inFlightBatches = 8
+        var buffer = 10_000
+        /// Skip the kcat runs (for profiling).
+        var withKcat = true
+
+        init(_ arguments: [String]) {
+            var iterator = arguments.makeIterator()
+            while let flag = iterator.next() {
+                let value = iterator.next().flatMap(Int.init) ?? 0
+                switch flag {
+                case "--records": records = value
+                case "--size": size = value
+                case "--partitions": partitions = value
+                case "--brokers": brokers = value
+                case "--batch": batch = value
+                case "--in-flight": inFlightBatches = value
+                case "--buffer": buffer = value
+                case "--kcat": withKcat = value != 0
+                default:
+                    FileHandle.standardError.write(Data("unknown flag \(flag)\n".utf8))
+                    exit(2)
+                }
+            }
+        }
+    }
+
+    /// Runs the benchmark and exits the process.
+    static func run(arguments: [String]) async -> Never {
+        do {
+            try await measure(Options(arguments))
+            exit(0)
+        } catch {
+            FileHandle.standardError.write(Data("kafka benchmark failed: \(error)\n".utf8))
+            exit(1)
+        }
+    }
+
+    static func measure(_ options: Options) async throws {
+        var logger = Logger(label: "kafka-bench") { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = .error
+        let cluster = try DevKafkaCluster(brokerCount: options.brokers, logger: logger)
+        defer { cluster.shutdown() }
+        for topic in ["bench-fluxgate", "bench-kcat"] {
+            try cluster.createTopic(topic, partitions: options.partitions, replicationFactor: 1)
+        }
+        say("Kafka load harness: \(options.records) records of \(options.size) bytes, \(options.partitions) partitions, \(options.brokers) broker(s), dev cluster \(cluster.bootstrapServers)")
+
+        // Producer: fluxgate (idempotent, acks=all, pipelined batches).
+        let kcatInput = try writeKcatInput(options)
+        defer { try? FileManager.default.removeItem(atPath: kcatInput) }
+        var cpu = CPUClock()
+        let fluxgateProduce = try await produceWithFluxgate(cluster, options, logger: logger)
+        let fluxgateProduceCPU = cpu.lap()
+        // Producer: kcat with the same delivery settings, fed the same number of lines.
+        let kcatProduce = options.withKcat ? try produceWithKcat(cluster, inputPath: kcatInput) : .nan
+        let kcatProduceCPU = cpu.lap()
+
+        let admin = try KafkaAdmin(bootstrapServers: cluster.bootstrapServerList, logger: logger)
+        var heldByTopic: [String: Int] = [:]
+        for topic in ["bench-fluxgate", "bench-kcat"] {
+            var held: Int64 = 0
+            var total: Int64 = 0
+            for partition in 0..<options.partitions {
+                let marks = try await admin.watermarks(topic: topic, partition: partition)
+                held += marks.high - marks.low
+                total += marks.high
+            }
+            say("  \(topic): \(total) records written, \(held) held")
+            heldByTopic[topic] = Int(held)
+        }
+        let toConsume = heldByTopic["bench-fluxgate"] ?? 0
+
+        // Consumers read the same topic.
+        _ = cpu.lap()
+        let fluxgateConsume = try await consumeWithFluxgate(cluster, options, topic: "bench-fluxgate", count: toConsume, logger: logger)
+        let fluxgateConsumeCPU = cpu.lap()
+        _ = cpu.lap()
+        let kcatConsume = options.withKcat ? try consumeWithKcat(cluster, options, topic: "bench-fluxgate", count: toConsume) : .nan
+        let kcatConsumeCPU = cpu.lap()
+
+        func rate(_ seconds: Double, _ records: Int = options.records) -> String {
+            String(format: "%10.0f rec/s  (%6.2f s)", Double(records) / seconds, seconds)
+        }
+        say("")
+        say("| measure            | fluxgate                   | kcat                       | fluxgate/kcat |")
+        say("|--------------------|----------------------------|----------------------------|---------------|")
+        say("| producer records/s | \(rate(fluxgateProduce)) | \(rate(kcatProduce)) | \(String(format: "%13.2f", kcatProduce / fluxgateProduce)) |")
+        say("| consumer records/s | \(rate(fluxgateConsume, toConsume)) | \(rate(kcatConsume, toConsume)) | \(String(format: "%13.2f", kcatConsume / fluxgateConsume)) |")
+        say("")
+        say("CPU seconds (user+sys; both columns include the in-process dev cluster serving the client; kcat's include its own process):")
+        say("| measure            | fluxgate CPU s | kcat CPU s | kcat/fluxgate (higher: fluxgate cheaper) |")
+        say("|--------------------|----------------|------------|------------------------------------------|")
+        say(String(format: "| producer           | %14.2f | %10.2f | %40.2f |", fluxgateProduceCPU, kcatProduceCPU, kcatProduceCPU / fluxgateProduceCPU))
+        say(String(format: "| consumer           | %14.2f | %10.2f | %40.2f |", fluxgateConsumeCPU, kcatConsumeCPU, kcatConsumeCPU / fluxgateConsumeCPU))
+    }
+
+    static func produceWithFluxgate(_ cluster: DevKafkaCluster, _ options: Options, logger: Logger) async throws -> Double {
+        let producer = try KafkaProducer(
+            configuration: KafkaProducerConfiguration(bootstrapServers: cluster.bootstrapServerList),
+            logger: logger
+        )
+        let value = [UInt8](repeating: UInt8(ascii: "x"), count: options.size)
+        // Explicit round-robin partitions: the sticky partitioner for keyless records fills some
+        // partitions faster, and the dev cluster keeps only 5 MiB per partition.
+        let records = (0..<options.partitions).map { KafkaProducerRecord(topic: "bench-fluxgate", partition: $0, value: value) }
+        let batches = stride(from: 0, to: options.records, by: options.batch).map { ($0, min(options.batch, options.records - $0)) }
+        return try await withThrowingTaskGroup(of: Double?.self) { group in
+            group.addTask {
+                try await producer.run()
+                return nil
+            }
+            let start = ContinuousClock.now
+            var failures = 0
+            try await withThrowingTaskGroup(of: Int.self) { senders in
+                var next = 0
+                func add() {
+                    guard next < batches.count else { return }
+                    let (first, count) = batches[next]
+                    next += 1
+                    senders.addTask {
+                        let batch = (first..<(first + count)).map { records[$0 % records.count] }
+                        let results = try await producer.send(batch: batch)
+                        return results.reduce(0) { failures, result in
+                            if case .failure = result { return failures + 1 }
+                            return failures
+                        }
+                    }
+                }
+                for _ in 0..<options.inFlightBatches { add() }
+                while let failed = try await senders.next() {
+                    failures += failed
+                    add()
+                }
+            }
+            let elapsed = start.duration(to: .now)
+            group.cancelAll()
+            _ = try await group.next()
+            if failures > 0 { throw BenchmarkError(message: "\(failures) records were not delivered") }
+            return elapsed.seconds
+        }
+    }
+
+    /// Writes `records` lines of `size` bytes for `kcat -P`.
+    static func writeKcatInput(_ options: Options) throws -> String {
+        let path = NSTemporaryDirectory() + "fluxgate-kafka-bench-\(getpid()).txt"
+        var line = [UInt8](repeating: UInt8(ascii: "x"), count: options.size)
+        line.append(UInt8(ascii: "\n"))
+        var data = Data(capacity: line.count * options.records)
+        for _ in 0..<options.records { data.append(contentsOf: line) }
+        try data.write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    static func produceWithKcat(_ cluster: DevKafkaCluster, inputPath: String) throws -> Double {
+        let input = try FileHandle(forReadingFrom: URL(fileURLWithPath: inputPath))
+        defer { try? input.close() }
+        return try timeKcat(
+            ["-P", "-b", cluster.bootstrapServers, "-t", "bench-kcat", "-X", "enable.idempotence=true", "-X", "acks=all"],
+            input: input
+        )
+    }
+
+    static func consumeWithFluxgate(_ cluster: DevKafkaCluster, _ options: Options, topic: String, count expected: Int, logger: Logger) async throws -> Double {
+        var assignment: [KafkaTopicPartition: KafkaOffset] = [:]
+        for partition in 0..<options.partitions {
+            assignment[KafkaTopicPartition(topic: topic, partition: partition)] = .beginning
+        }
+        var configuration = KafkaConsumerConfiguration(
+            bootstrapServers: cluster.bootstrapServerList,
+            consumptionStrategy: .partitions(assignment)
+        )
+        configuration.maxBufferedRecords = options.buffer
+        let consumer = try KafkaConsumer(configuration: configuration, logger: logger)
+        return try await withThrowingTaskGroup(of: Double?.self) { group in
+            let start = ContinuousClock.now
+            group.addTask {
+                try await consumer.run()
+                return nil
+            }
+            var count = 0
+            var bytes = 0
+            var firstRecordAt: ContinuousClock.Instant?
+            for await record in consumer.records {
+                if firstRecordAt == nil { firstRecordAt = .now }
+                count += 1
+                bytes &+= record.value.count
+                if count == expected { break }
+            }
+            let elapsed = start.duration(to: .now)
+            if let firstRecordAt {
+                say("  fluxgate consumer: first record after \(start.duration(to: firstRecordAt)), total \(elapsed)")
+            }
+            _ = try await group.next()
+            if count != expected { throw BenchmarkError(message: "consumed \(count) of \(expected) records") }
+            return elapsed.seconds
+        }
+    }
+
+    static func consumeWithKcat(_ cluster: DevKafkaCluster, _ options: Options, topic: String, count: Int) throws -> Double {
+        try timeKcat(["-C", "-b", cluster.bootstrapServers, "-t", topic, "-o", "beginning", "-e", "-q", "-c", String(count)], input: nil)
+    }
+
+    static func timeKcat(_ arguments: [String], input: FileHandle?) throws -> Double {
+        let kcat = Process()
+        kcat.executableURL = URL(fileURLWithPath: "/usr/bin/kcat")
+        kcat.arguments = arguments
+        if let input { kcat.standardInput = input }
+        kcat.standardOutput = FileHandle.nullDevice
+        let start = ContinuousClock.now
+        try kcat.run()
+        kcat.waitUntilExit()
+        let elapsed = start.duration(to: .now)
+        guard kcat.terminationStatus == 0 else {
+            throw BenchmarkError(message: "kcat \(arguments.joined(separator: " ")) exited with \(kcat.terminationStatus)")
+        }
+        return elapsed.seconds
+    }
+
+    struct BenchmarkError: Error, CustomStringConvertible {
+        let message: String
+        var description: String { message }
+    }
+}
+
+/// CPU time (user + system) of this process and its waited-for children, in laps.
+struct CPUClock {
+    private var last = CPUClock.now()
+
+    static func now() -> Double {
+        func seconds(_ who: Int32) -> Double {
+            var usage = rusage()
+            getrusage(__rusage_who_t(who), &usage)
+            return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+                + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        }
+        return seconds(RUSAGE_SELF.rawValue) + seconds(RUSAGE_CHILDREN.rawValue)
+    }
+
+    /// CPU seconds since the previous lap.
+    mutating func lap() -> Double {
+        let now = CPUClock.now()
+        defer { last = now }
+        return now - last
+    }
+}
+
+/// Prints a line unbuffered, so partial results survive an interrupted run.
+private func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+extension Duration {
+    var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}
