@@ -88,7 +88,9 @@ struct SocketIOProtocolTests {
     }
 
     @Test func disconnectsFromTheMainNamespaceAndKeepsTheConnection() async throws {
-        try await TestServer.with(TestServer.conformanceConfiguration()) { server in
+        var configuration = TestServer.conformanceConfiguration()
+        configuration.engine.pingTimeout = .seconds(2)  // the next ping is under test, not the timeout
+        try await TestServer.with(configuration) { server in
             let socket = try await Self.connect(server.port)
             defer { socket.close() }
             try await socket.send("41")
