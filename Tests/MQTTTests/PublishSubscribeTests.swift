@@ -86,6 +86,20 @@ struct PublishSubscribeTests {
         }
     }
 
+    @Test(arguments: [0, 1, 65_536, 300_000])
+    func payloadSizes(size: Int) async throws {
+        let broker = try await MosquittoBroker.start()
+        defer { broker.shutdown() }
+        let payload = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        try await withClient(configuration(broker)) { subscriber, received in
+            try await subscriber.subscribe("sizes/#")
+            try await subscriber.publish(topic: "sizes/\(size)", payload: payload, qos: .atLeastOnce)
+            try await eventually("payload of \(size) bytes") { received.count == 1 }
+            #expect(received.messages.first?.payload == payload)
+            #expect(received.messages.first?.topic == "sizes/\(size)")
+        }
+    }
+
     @Test func badRequestsFailClearly() async throws {
         let broker = try await MosquittoBroker.start()
         defer { broker.shutdown() }
