@@ -74,11 +74,29 @@ public struct KafkaConsumerRecords: AsyncSequence, Sendable {
         public typealias Element = KafkaConsumerRecord
         public typealias Failure = Never
 
-        let lifetime: IteratorLifetime
-        var local = Deque<KafkaConsumerRecord>()
+        @usableFromInline let lifetime: IteratorLifetime
+        @usableFromInline var local = Deque<KafkaConsumerRecord>()
 
+        init(lifetime: IteratorLifetime) {
+            self.lifetime = lifetime
+        }
+
+        // Inlinable so that the common case, a record already handed over, costs the caller no
+        // cross-module async call.
+        @inlinable
         public mutating func next() async -> KafkaConsumerRecord? {
             if let record = local.popFirst() { return record }
+            return await refill(isolation: nil)
+        }
+
+        @inlinable
+        public mutating func next(isolation actor: isolated (any Actor)?) async -> KafkaConsumerRecord? {
+            if let record = local.popFirst() { return record }
+            return await refill(isolation: actor)
+        }
+
+        @usableFromInline
+        mutating func refill(isolation actor: isolated (any Actor)?) async -> KafkaConsumerRecord? {
             guard var more = await lifetime.shared.nextBatch() else { return nil }
             // Pop from the only reference, so the deque is not copied.
             let first = more.popFirst()
@@ -88,6 +106,7 @@ public struct KafkaConsumerRecords: AsyncSequence, Sendable {
     }
 
     /// Closes the consumer when the last copy of an iterator goes away.
+    @usableFromInline
     final class IteratorLifetime: Sendable {
         let shared: ConsumerShared
 
