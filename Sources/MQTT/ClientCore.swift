@@ -55,6 +55,8 @@ final class ClientCore: BatchAcknowledger {
                 switch state.withLockedValue({ $0.enqueue(id, kind, continuation: continuation) }) {
                 case .wakeLoop:
                     wakeup.signal()
+                case .queued:
+                    break
                 case .fail(let error):
                     continuation.resume(returning: .failure(error))
                 }

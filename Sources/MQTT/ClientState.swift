@@ -304,6 +304,8 @@ struct ClientState {
 
     enum EnqueueAction {
         case wakeLoop
+        /// Queued behind others; their wake-up covers it.
+        case queued
         case fail(MQTTError)
     }
 
@@ -319,7 +321,8 @@ struct ClientState {
         if case .subscribe = kind { isConsumer = true }
         waiters[id] = .waiting(continuation)
         pending.append(ClientRequest(id: id, kind: kind))
-        return .wakeLoop
+        // The loop takes all pending requests at once: one wake-up per non-empty queue is enough.
+        return pending.count == 1 ? .wakeLoop : .queued
     }
 
     /// Puts requests back at the front (their packets were lost with the connection).
