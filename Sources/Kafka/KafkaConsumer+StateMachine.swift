@@ -7,7 +7,7 @@ struct ConsumerStateMachine {
         case initial, running, closing, closed
     }
 
-    typealias Reader = CheckedContinuation<Deque<KafkaConsumerRecord>?, Never>
+    typealias Reader = CheckedContinuation<Deque<PolledMessage>?, Never>
 
     /// Work that must run on the poll thread, with its failure path for when it cannot.
     struct Command {
@@ -17,7 +17,7 @@ struct ConsumerStateMachine {
 
     let maxBuffered: Int
     private(set) var lifecycle = Lifecycle.initial
-    private var buffer = Deque<KafkaConsumerRecord>()
+    private var buffer = Deque<PolledMessage>()
     private var reader: Reader?
     private var commands: [Command] = []
     /// The poll thread stopped polling because the buffer is full; wake it when records are read.
@@ -50,11 +50,8 @@ struct ConsumerStateMachine {
 
     /// Takes polled records (leaving `records` empty); returns the waiting reader with the
     /// records to give it. Moves the records' storage when the buffer is empty.
-    mutating func append(_ records: inout Deque<KafkaConsumerRecord>) -> (Reader, Deque<KafkaConsumerRecord>)? {
-        guard lifecycle != .closed, !records.isEmpty else {
-            records.removeAll(keepingCapacity: true)
-            return nil
-        }
+    mutating func append(_ records: inout Deque<PolledMessage>) -> (Reader, Deque<PolledMessage>)? {
+        guard !records.isEmpty else { return nil }
         if buffer.isEmpty {
             swap(&buffer, &records)
         } else {
@@ -68,7 +65,7 @@ struct ConsumerStateMachine {
     }
 
     enum NextAction {
-        case records(Deque<KafkaConsumerRecord>, wakePoller: Bool)
+        case records(Deque<PolledMessage>, wakePoller: Bool)
         case finished
         case wait
     }
@@ -93,10 +90,13 @@ struct ConsumerStateMachine {
         return reader
     }
 
-    /// Drops buffered records of partitions this consumer no longer reads or has moved.
-    mutating func dropBuffered(_ partitions: Set<KafkaTopicPartition>) {
-        guard !partitions.isEmpty else { return }
+    /// Removes buffered messages of partitions this consumer no longer reads or has moved;
+    /// the caller destroys them.
+    mutating func dropBuffered(_ partitions: Set<KafkaTopicPartition>) -> [PolledMessage] {
+        guard !partitions.isEmpty else { return [] }
+        let dropped = Array(buffer.filter { partitions.contains($0.topicPartition) })
         buffer.removeAll { partitions.contains($0.topicPartition) }
+        return dropped
     }
 
     // MARK: Flow control
@@ -116,10 +116,11 @@ struct ConsumerStateMachine {
         userPaused.subtract(partitions)
     }
 
-    mutating func revoked(_ partitions: [KafkaTopicPartition]) {
+    /// Returns the dropped messages, for the caller to destroy.
+    mutating func revoked(_ partitions: [KafkaTopicPartition]) -> [PolledMessage] {
         let set = Set(partitions)
         userPaused.subtract(set)
-        dropBuffered(set)
+        return dropBuffered(set)
     }
 
     // MARK: Commands
@@ -137,14 +138,14 @@ struct ConsumerStateMachine {
         return (commands, lifecycle == .closing)
     }
 
-    /// After close: the reader to finish and the commands to fail.
-    mutating func closed() -> (Reader?, [Command]) {
+    /// After close: the reader to finish, the commands to fail and the messages to destroy.
+    mutating func closed() -> (Reader?, [Command], Deque<PolledMessage>) {
         lifecycle = .closed
-        buffer = []
         defer {
             reader = nil
             commands = []
+            buffer = []
         }
-        return (reader, commands)
+        return (reader, commands, buffer)
     }
 }

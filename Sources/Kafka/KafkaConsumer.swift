@@ -31,7 +31,7 @@ public final class KafkaConsumer: Service, Sendable {
     public let rebalanceEvents: AsyncStream<KafkaRebalanceEvent>
 
     /// The records, as an async sequence (see ``KafkaConsumerRecords``).
-    public var records: KafkaConsumerRecords { KafkaConsumerRecords(shared: shared) }
+    public var records: KafkaConsumerRecords { KafkaConsumerRecords(shared: shared, handle: handle) }
 
     struct QueueHandle: @unchecked Sendable {
         let pointer: OpaquePointer
@@ -236,7 +236,7 @@ public final class KafkaConsumer: Service, Sendable {
             logger.error("\(error.message)", metadata: ["kafka.error": "\(error.code)"])
             shared.requestClose()
         }
-        var polled = Deque<KafkaConsumerRecord>(minimumCapacity: 1024)
+        var polled = Deque<PolledMessage>(minimumCapacity: 1024)
         var messages = [UnsafeMutablePointer<rd_kafka_message_t>?](repeating: nil, count: 1024)
         var lastTopic: (pointer: OpaquePointer, name: String)?
         while true {
@@ -254,10 +254,11 @@ public final class KafkaConsumer: Service, Sendable {
             if count > 0 {
                 for index in 0..<count {
                     guard let current = messages[index] else { continue }
-                    if let record = copyRecord(current, lastTopic: &lastTopic) {
-                        polled.append(record)
+                    if let message = checkMessage(current, lastTopic: &lastTopic) {
+                        polled.append(message)
+                    } else {
+                        rd_kafka_message_destroy(current)
                     }
-                    rd_kafka_message_destroy(current)
                 }
             }
             if !polled.isEmpty {
@@ -272,7 +273,10 @@ public final class KafkaConsumer: Service, Sendable {
             let error = KafkaError(rdKafka: closeError, context: "Closing the consumer")
             logger.warning("\(error.message)", metadata: ["kafka.error": "\(error.code)"])
         }
-        let (reader, commands) = shared.state.withLockedValue { $0.closed() }
+        let (reader, commands, unread) = shared.state.withLockedValue { $0.closed() }
+        for message in unread {
+            message.destroy()
+        }
         reader?.resume(returning: nil)
         for command in commands {
             command.fail(.shutDown("Consumer operation"))
@@ -321,11 +325,12 @@ public final class KafkaConsumer: Service, Sendable {
         }
     }
 
-    /// Copies a polled message into a record; logs and skips error events.
-    private func copyRecord(
+    /// Wraps a polled message for the reader, or logs an error event and returns `nil` (the
+    /// caller then destroys it).
+    private func checkMessage(
         _ message: UnsafeMutablePointer<rd_kafka_message_t>,
         lastTopic: inout (pointer: OpaquePointer, name: String)?
-    ) -> KafkaConsumerRecord? {
+    ) -> PolledMessage? {
         let m = message.pointee
         if m.err != RD_KAFKA_RESP_ERR_NO_ERROR {
             if m.err != RD_KAFKA_RESP_ERR__PARTITION_EOF {
@@ -346,32 +351,7 @@ public final class KafkaConsumer: Service, Sendable {
             topic = String(cString: rd_kafka_topic_name(topicPointer))
             lastTopic = (topicPointer, topic)
         }
-        let key = m.key.map { [UInt8](UnsafeRawBufferPointer(start: $0, count: m.key_len)) }
-        let value = m.payload.map { [UInt8](UnsafeRawBufferPointer(start: $0, count: m.len)) } ?? []
-        var headers: [KafkaHeader] = []
-        var headerList: OpaquePointer?
-        if rd_kafka_message_headers(message, &headerList) == RD_KAFKA_RESP_ERR_NO_ERROR, let headerList {
-            var index = 0
-            var name: UnsafePointer<CChar>?
-            var headerValue: UnsafeRawPointer?
-            var size = 0
-            while rd_kafka_header_get_all(headerList, index, &name, &headerValue, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
-                let bytes = headerValue.map { [UInt8](UnsafeRawBufferPointer(start: $0, count: size)) } ?? []
-                headers.append(KafkaHeader(key: name.map { String(cString: $0) } ?? "", value: bytes))
-                index += 1
-            }
-        }
-        var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
-        let timestamp = rd_kafka_message_timestamp(message, &timestampType)
-        return KafkaConsumerRecord(
-            topic: topic,
-            partition: Int(m.partition),
-            offset: m.offset,
-            key: key,
-            value: value,
-            headers: headers,
-            timestamp: timestamp >= 0 ? timestamp : nil
-        )
+        return PolledMessage(pointer: message, topicPartition: KafkaTopicPartition(topic: topic, partition: Int(m.partition)))
     }
 
     /// Runs `body` on the poll thread (between polls) and returns its result.
@@ -435,7 +415,9 @@ public final class KafkaConsumer: Service, Sendable {
         if let failed = list.entries.first(where: { $0.error != RD_KAFKA_RESP_ERR_NO_ERROR }) {
             throw KafkaError(rdKafka: failed.error, context: "Seeking \(failed.topicPartition)")
         }
-        shared.state.withLockedValue { $0.dropBuffered(Set(offsets.keys)) }
+        for message in shared.state.withLockedValue({ $0.dropBuffered(Set(offsets.keys)) }) {
+            message.destroy()
+        }
     }
 
     // MARK: - Rebalance (called on the poll thread from inside rd_kafka_consumer_poll)
@@ -466,7 +448,9 @@ public final class KafkaConsumer: Service, Sendable {
             shared.rebalanceContinuation.yield(.assigned(topicPartitions))
         case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
             logger.info("Kafka partitions revoked", metadata: ["kafka.partitions": "\(topicPartitions)"])
-            shared.state.withLockedValue { $0.revoked(topicPartitions) }
+            for message in shared.state.withLockedValue({ $0.revoked(topicPartitions) }) {
+                message.destroy()
+            }
             shared.rebalanceContinuation.yield(.revoked(topicPartitions))
             if cooperative {
                 if let failure = rd_kafka_incremental_unassign(client, partitions) {
@@ -478,7 +462,9 @@ public final class KafkaConsumer: Service, Sendable {
         default:
             let kafkaError = KafkaError(rdKafka: error, context: "Rebalance failed")
             logger.error("\(kafkaError.message)", metadata: ["kafka.error": "\(kafkaError.code)"])
-            shared.state.withLockedValue { $0.revoked(topicPartitions) }
+            for message in shared.state.withLockedValue({ $0.revoked(topicPartitions) }) {
+                message.destroy()
+            }
             shared.rebalanceContinuation.yield(.revoked(topicPartitions))
             rd_kafka_assign(client, nil)
         }

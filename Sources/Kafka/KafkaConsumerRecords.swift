@@ -30,7 +30,7 @@ final class ConsumerShared: Sendable {
     }
 
     /// The next records for the app, or `nil` once the consumer is closed or the task cancelled.
-    func nextBatch() async -> Deque<KafkaConsumerRecord>? {
+    func nextBatch() async -> Deque<PolledMessage>? {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: ConsumerStateMachine.Reader) in
                 if Task.isCancelled {
@@ -64,9 +64,10 @@ public struct KafkaConsumerRecords: AsyncSequence, Sendable {
     public typealias Failure = Never
 
     let shared: ConsumerShared
+    let handle: RDKafkaHandle
 
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(lifetime: IteratorLifetime(shared: shared))
+        AsyncIterator(lifetime: IteratorLifetime(shared: shared, handle: handle))
     }
 
     /// Iterates the records; closes the consumer when dropped.
@@ -75,7 +76,6 @@ public struct KafkaConsumerRecords: AsyncSequence, Sendable {
         public typealias Failure = Never
 
         @usableFromInline let lifetime: IteratorLifetime
-        @usableFromInline var local = Deque<KafkaConsumerRecord>()
 
         init(lifetime: IteratorLifetime) {
             self.lifetime = lifetime
@@ -85,37 +85,52 @@ public struct KafkaConsumerRecords: AsyncSequence, Sendable {
         // cross-module async call.
         @inlinable
         public mutating func next() async -> KafkaConsumerRecord? {
-            if let record = local.popFirst() { return record }
-            return await refill(isolation: nil)
+            if let record = lifetime.popRecord() { return record }
+            return await lifetime.refill(isolation: nil)
         }
 
         @inlinable
         public mutating func next(isolation actor: isolated (any Actor)?) async -> KafkaConsumerRecord? {
-            if let record = local.popFirst() { return record }
-            return await refill(isolation: actor)
-        }
-
-        @usableFromInline
-        mutating func refill(isolation actor: isolated (any Actor)?) async -> KafkaConsumerRecord? {
-            guard var more = await lifetime.shared.nextBatch() else { return nil }
-            // Pop from the only reference, so the deque is not copied.
-            let first = more.popFirst()
-            local = consume more
-            return first
+            if let record = lifetime.popRecord() { return record }
+            return await lifetime.refill(isolation: actor)
         }
     }
 
-    /// Closes the consumer when the last copy of an iterator goes away.
+    /// The iterator's state: messages handed over by the poll thread, copied into records one
+    /// by one as they are read. Keeps the client handle alive until every message it holds is
+    /// destroyed, and closes the consumer when the last copy of the iterator goes away.
+    ///
+    /// Used by one task at a time (the iterating one), hence `@unchecked Sendable`.
     @usableFromInline
-    final class IteratorLifetime: Sendable {
+    final class IteratorLifetime: @unchecked Sendable {
         let shared: ConsumerShared
+        let handle: RDKafkaHandle
+        private var local = Deque<PolledMessage>()
 
-        init(shared: ConsumerShared) {
+        init(shared: ConsumerShared, handle: RDKafkaHandle) {
             self.shared = shared
+            self.handle = handle
         }
 
         deinit {
+            for message in local {
+                message.destroy()
+            }
             shared.requestClose()
+        }
+
+        @usableFromInline
+        func popRecord() -> KafkaConsumerRecord? {
+            local.popFirst()?.toRecord()
+        }
+
+        @usableFromInline
+        func refill(isolation actor: isolated (any Actor)?) async -> KafkaConsumerRecord? {
+            guard var more = await shared.nextBatch() else { return nil }
+            // Pop from the only reference, so the deque is not copied.
+            let first = more.popFirst()
+            local = consume more
+            return first?.toRecord()
         }
     }
 }
