@@ -302,3 +302,27 @@ struct DisconnectTests {
         }
     }
 }
+
+@Suite(.timeLimit(.minutes(1)))
+struct ConnectRaceTests {
+    @Test func aConnectionThatClosesDuringMiddlewareLeavesNothingBehind() async throws {
+        let entered = Mutex(0)
+        try await TestServer.with(TestServer.relaxedConfiguration(), setUp: { io in
+            io.of("/").use { socket in
+                entered.withLock { $0 += 1 }
+                try await Task.sleep(for: .milliseconds(300))
+                socket.join("late-room")
+            }
+        }) { server in
+            let socket = try await RawWebSocket.open(port: server.port, path: "/socket.io/?EIO=4&transport=websocket")
+            _ = try await socket.receive()
+            try await socket.send("40")
+            try await eventually { entered.withLock { $0 } == 1 }
+            socket.close()
+            try await eventually { server.io.connectionCount == 0 }
+            try await Task.sleep(for: .milliseconds(400))  // let the middleware finish
+            #expect(server.io.mainNamespace.sockets.isEmpty)
+            #expect(server.io.mainNamespace.socketIDs(in: "late-room").isEmpty)
+        }
+    }
+}

@@ -153,7 +153,10 @@ final class SocketIOClient: Sendable {
             let payload: [JSONValue] = [.string(packet.event)] + packet.arguments + [.string(packet.offset)]
             frames.append(contentsOf: SocketIOCodec.encode(type: .event, namespace: namespace.name, data: .array(payload)))
         }
-        socket.markConnected()
+        guard socket.markConnected(), !session.isClosed else {
+            socket.didDisconnect(.init(.transportClose))
+            return true
+        }
         socket.finishRecovery(missed: frames, missedOffsets: offsets)
         connected()
         await namespace.hooks.hooks.withLockedValue({ $0.onConnection })?(socket)
@@ -191,12 +194,9 @@ final class SocketIOClient: Sendable {
         state.withLockedValue { $0.sockets[namespace.name] = socket }
         if !socket.recovered { socket.markConnected() }
         if session.isClosed {
-            // The session closed while middlewares ran: undo.
-            if socket.connected {
-                socket.didDisconnect(.init(.transportClose))
-            } else {
-                unregister(socket, from: namespace)
-            }
+            // The session closed while middlewares ran: undo (`closed(reason:)` may have run
+            // before the socket was listed here).
+            socket.didDisconnect(.init(.transportClose))
             return false
         }
         return true

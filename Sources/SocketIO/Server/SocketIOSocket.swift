@@ -26,6 +26,8 @@ public final class SocketIOSocket: Sendable {
 
     struct State {
         var connected = false
+        /// Set once the socket has left (or failed to join) its namespace.
+        var gone = false
         var data: JSONValue = .null
         var handlers: [String: SocketIOEventHandler] = [:]
         var anyHandler: (@Sendable (_ event: String, _ arguments: [JSONValue], _ ack: SocketIOAck?) async -> Void)?
@@ -159,8 +161,14 @@ public final class SocketIOSocket: Sendable {
         continuation?.resume(throwing: error)
     }
 
-    func markConnected() {
-        state.withLockedValue { $0.connected = true }
+    /// Marks the socket connected; false if it has already been disconnected.
+    @discardableResult
+    func markConnected() -> Bool {
+        state.withLockedValue { state in
+            guard !state.gone else { return false }
+            state.connected = true
+            return true
+        }
     }
 
     /// Queues frames for the client (held back while a recovery replay is being prepared).
@@ -218,8 +226,9 @@ public final class SocketIOSocket: Sendable {
     /// Leaves the namespace once: rooms, pending acks, recovery snapshot, disconnect handlers.
     func didDisconnect(_ reason: SocketIODisconnectReason) {
         let taken = state.withLockedValue { state -> State? in
-            guard state.connected else { return nil }
+            guard !state.gone else { return nil }
             let copy = state
+            state.gone = true
             state.connected = false
             state.pendingAcks = [:]
             state.handlers = [:]
@@ -231,6 +240,9 @@ public final class SocketIOSocket: Sendable {
         guard let taken else { return }
         var rooms = namespace.remove(self)
         client.socketDisconnected(self)
+        // A socket that never finished joining (refused, or its connection closed while it was
+        // being set up) only needs removing.
+        guard taken.connected else { return }
         if let recovery = namespace.server.configuration.connectionStateRecovery, let pid, reason.isRecoverable {
             rooms.remove(id)
             recovery.store.save(
