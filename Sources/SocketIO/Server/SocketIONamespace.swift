@@ -92,6 +92,11 @@ public final class SocketIONamespace: Sendable {
         SocketIOBroadcast(namespace: self).emit(event, arguments, offset: offset)
     }
 
+    /// Emits to every socket of the namespace, with an array of arguments.
+    public func emit(_ event: String, _ arguments: [JSONValue], offset: String? = nil) {
+        SocketIOBroadcast(namespace: self).emit(event, arguments, offset: offset)
+    }
+
     // MARK: - Membership
 
     func add(_ socket: SocketIOSocket, rooms: Set<String>) {

@@ -129,6 +129,11 @@ public final class SocketIOServer: Sendable {
         SocketIOBroadcast(namespace: mainNamespace).emit(event, arguments, offset: offset)
     }
 
+    /// Emits to every socket of the main namespace, with an array of arguments.
+    public func emit(_ event: String, _ arguments: [JSONValue], offset: String? = nil) {
+        SocketIOBroadcast(namespace: mainNamespace).emit(event, arguments, offset: offset)
+    }
+
     /// Open Engine.IO connections.
     public var connectionCount: Int { clients.withLockedValue { $0.count } }
 
