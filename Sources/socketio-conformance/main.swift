@@ -3,7 +3,7 @@
 // server at /socket.io/ (pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1e6, connect
 // timeout 1000 ms, CORS *).
 //
-// Usage: socketio-conformance [--host 127.0.0.1] [--port 3000]
+// Usage: socketio-conformance [--host localhost] [--port 3000] [--per-message-deflate]
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
@@ -17,6 +17,7 @@ import Darwin
 
 var host = "localhost"
 var port = 3000
+var perMessageDeflate = false
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
     switch argument {
@@ -32,8 +33,10 @@ while let argument = arguments.next() {
             exit(2)
         }
         host = value
+    case "--per-message-deflate":
+        perMessageDeflate = true
     case "--help", "-h":
-        print("usage: socketio-conformance [--host localhost] [--port 3000]")
+        print("usage: socketio-conformance [--host localhost] [--port 3000] [--per-message-deflate]")
         exit(0)
     default:
         print("socketio-conformance: unknown argument \(argument); see --help")
@@ -46,6 +49,7 @@ engineConfiguration.pingInterval = .milliseconds(300)
 engineConfiguration.pingTimeout = .milliseconds(200)
 engineConfiguration.maxPayload = 1_000_000
 engineConfiguration.cors = CORSConfiguration(allowOrigin: "*")
+if perMessageDeflate { engineConfiguration.perMessageDeflate = PerMessageDeflateConfiguration() }
 
 // Engine.IO: echo every message back.
 let echo = EngineIOServer(
