@@ -89,7 +89,10 @@ var targets: [Target] = [
     ),
     .target(
         name: "Hub",
-        dependencies: ["Telemetry", "Kafka", "SocketIO", logging, metrics, lifecycle, hummingbird],
+        dependencies: [
+            "Telemetry", "Kafka", "SocketIO", "Observability", logging, metrics, lifecycle, hummingbird,
+            hummingbirdWebSocket, nioLocks,
+        ],
         swiftSettings: swiftSettings
     ),
     .target(
@@ -139,6 +142,15 @@ var targets: [Target] = [
         swiftSettings: swiftSettings
     ),
     .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"], swiftSettings: swiftSettings),
+    .testTarget(
+        name: "HubTests",
+        dependencies: [
+            "Hub", "FluxgateTesting", "Kafka", "SocketIO", "Telemetry", "Observability", logging, lifecycle,
+            prometheus,
+        ],
+        exclude: ["Clients"],
+        swiftSettings: swiftSettings
+    ),
     .testTarget(
         name: "ObservabilityTests",
         dependencies: ["Observability", .product(name: "HummingbirdTesting", package: "hummingbird")],

@@ -1,0 +1,185 @@
+import Foundation
+import FluxgateTesting
+import Kafka
+import Logging
+import Observability
+import Prometheus
+import ServiceLifecycle
+import SocketIO
+import Telemetry
+import Testing
+
+@testable import Hub
+
+/// The repository root, found from this file's path (Tests/HubTests/HubFixture.swift).
+let repositoryRoot: String = {
+    var url = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { url.deleteLastPathComponent() }
+    return url.path
+}()
+
+let testLogger: Logger = {
+    var logger = Logger(label: "HubTests")
+    logger.logLevel = .warning
+    return logger
+}()
+
+/// A dev Kafka cluster with the Fluxgate topics and a producer for the test's records.
+final class KafkaFixture: Sendable {
+    let cluster: DevKafkaCluster
+    let producer: KafkaProducer
+    let topics = FluxgateTopics()
+
+    init() throws {
+        cluster = try DevKafkaCluster(brokerCount: 1, logger: testLogger)
+        for topic in topics.all { try cluster.createTopic(topic, partitions: 2) }
+        var configuration = KafkaProducerConfiguration(bootstrapServers: cluster.bootstrapServerList)
+        configuration.linger = .milliseconds(1)
+        producer = try KafkaProducer(configuration: configuration, logger: testLogger)
+    }
+
+    func send(_ topic: String, key: String, _ value: [UInt8]) async throws {
+        _ = try await producer.send(KafkaProducerRecord(topic: topic, key: key, value: value))
+    }
+
+    func reading(_ device: String, seq: UInt64, ts: Int64 = epochMilliseconds(), metrics: [Metric]? = nil) -> [UInt8] {
+        ReadingRecord.encode(
+            Reading(device: DeviceID(device)!, ts: ts, seq: seq, metrics: metrics ?? [Metric("temperature", 20 + Double(seq))]))
+    }
+
+    func alert(_ device: String, id: String, state: AlertState = .active, ts: Int64 = epochMilliseconds()) -> [UInt8] {
+        AlertTransition(
+            id: id, device: DeviceID(device)!, rule: "overheating", metric: "temperature", severity: .critical, state: state,
+            value: 31.2, threshold: 30, ts: ts, message: "temperature 31.2 above 30"
+        ).encoded()
+    }
+}
+
+/// A running hub on a free port.
+struct RunningHub {
+    let hub: Hub
+    let port: Int
+    let readiness: Readiness
+    var url: String { "http://127.0.0.1:\(port)" }
+}
+
+/// Runs `body` with the Kafka fixture's producer and `count` hubs running; shuts all down after.
+func withHubs(
+    _ count: Int = 1,
+    configure: (inout HubConfiguration) -> Void = { _ in },
+    _ body: (KafkaFixture, [RunningHub]) async throws -> Void
+) async throws {
+    let kafka = try KafkaFixture()
+    defer { kafka.cluster.shutdown() }
+    var hubs: [RunningHub] = []
+    var services: [any Service] = [kafka.producer]
+    for index in 0..<count {
+        var configuration = HubConfiguration()
+        configuration.kafkaBrokers = kafka.cluster.bootstrapServerList
+        configuration.instanceID = "test-\(index)"
+        configuration.host = "127.0.0.1"
+        configuration.httpPort = try FreePort.next()
+        configuration.dashboardsDirectory = repositoryRoot + "/dashboards"
+        configuration.vendorDirectory = repositoryRoot + "/vendor"
+        configure(&configuration)
+        let readiness = Readiness()
+        let routes = ObservabilityRoutes(registry: PrometheusCollectorRegistry(), readiness: readiness)
+        let hub = try Hub(configuration: configuration, observability: routes, logger: testLogger)
+        hubs.append(RunningHub(hub: hub, port: configuration.httpPort, readiness: readiness))
+        services.append(contentsOf: hub.services)
+    }
+    let group = ServiceGroup(services: services, gracefulShutdownSignals: [], logger: testLogger)
+    try await withThrowingTaskGroup(of: Void.self) { tasks in
+        tasks.addTask { try await group.run() }
+        do {
+            for hub in hubs {
+                try await waitUntil(timeout: .seconds(30), "hub ready and listening") {
+                    hub.readiness.isReady && FreePort.isAccepting(port: hub.port)
+                }
+            }
+            try await body(kafka, hubs)
+        } catch {
+            await group.triggerGracefulShutdown()
+            try? await tasks.waitForAll()
+            throw error
+        }
+        await group.triggerGracefulShutdown()
+        try await tasks.waitForAll()
+    }
+}
+
+/// Polls `condition` every 20 ms until it holds; fails after `timeout`.
+func waitUntil(timeout: Duration, _ what: String, _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while try await !condition() {
+        if ContinuousClock.now >= deadline {
+            throw FixtureError(code: "timeout", message: "\(what) did not happen within \(timeout)")
+        }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+}
+
+/// A python-socketio client process (Tests/HubTests/Clients/hub_client.py).
+struct PythonClient {
+    let process: ChildProcess
+
+    static func start(_ url: String, _ arguments: [String] = []) throws -> PythonClient {
+        let python = repositoryRoot + "/.venv/bin/python"
+        let script = repositoryRoot + "/Tests/HubTests/Clients/hub_client.py"
+        return PythonClient(process: try ChildProcess.spawn(python, arguments: ["-u", script, url] + arguments))
+    }
+
+    var lines: [String] { process.outputLines }
+
+    /// Lines `EVENT <name> <json>` as (name, parsed JSON).
+    var events: [(name: String, payload: [String: Any])] {
+        lines.compactMap { line in
+            guard line.hasPrefix("EVENT ") else { return nil }
+            let rest = line.dropFirst(6)
+            guard let space = rest.firstIndex(of: " ") else { return nil }
+            let name = String(rest[..<space])
+            let json = rest[rest.index(after: space)...]
+            let object = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any] ?? [:]
+            return (name, object)
+        }
+    }
+
+    func waitForLine(timeout: Duration = .seconds(20), _ predicate: @escaping (String) -> Bool) async throws {
+        try await process.waitForOutput(timeout: timeout) { $0.contains(where: predicate) }
+    }
+
+    func stop() async {
+        _ = try? await process.stop(grace: .seconds(2))
+    }
+}
+
+/// `curl -s -i`: status, headers (lower-cased names) and body. Output goes to a file (no pipes).
+func httpGet(_ url: String, headers: [String] = []) async throws -> (status: Int, headers: [String: String], body: String) {
+    var arguments = ["-s", "-i", "--max-time", "10", "--path-as-is"]
+    for header in headers { arguments += ["-H", header] }
+    let file = NSTemporaryDirectory() + "hubtests-curl-\(UUID().uuidString)"
+    defer { try? FileManager.default.removeItem(atPath: file) }
+    let curl = try ChildProcess.spawn("/usr/bin/curl", arguments: arguments + [url], output: .file(file))
+    try await curl.waitForExit(timeout: .seconds(15))
+    let text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+    let lines = text.components(separatedBy: "\r\n")
+    guard let statusLine = lines.first, statusLine.hasPrefix("HTTP/") else {
+        throw FixtureError(code: "http", message: "no HTTP answer from \(url): \(text.prefix(200))")
+    }
+    let status = Int(statusLine.split(separator: " ")[1]) ?? 0
+    var result: [String: String] = [:]
+    var index = 1
+    while index < lines.count, !lines[index].isEmpty {
+        let line = lines[index]
+        if let colon = line.firstIndex(of: ":") {
+            result[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        index += 1
+    }
+    let body = lines.dropFirst(index + 1).joined(separator: "\r\n")
+    return (status, result, body)
+}
+
+func jsonObject(_ text: String) -> [String: Any] {
+    (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
+}
