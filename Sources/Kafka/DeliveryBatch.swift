@@ -12,13 +12,13 @@ import NIOConcurrencyHelpers
 /// continuation resumes only then), so librdkafka holds unretained pointers; the callback
 /// touches the batch only before it completes the last outcome.
 final class DeliveryBatch: @unchecked Sendable {
+    /// Plain data, so writing one costs no reference counting.
     struct Outcome {
         var done = false
         var error = RD_KAFKA_RESP_ERR_NO_ERROR
         var partition: Int32 = -1
         var offset: Int64 = -1
         var timestamp: Int64 = -1
-        var failure: KafkaError?
     }
 
     let count: Int
@@ -28,6 +28,8 @@ final class DeliveryBatch: @unchecked Sendable {
     private let lock = NIOLock()
     private var remaining: Int
     private var continuation: CheckedContinuation<Void, Never>?
+    /// Failures before librdkafka took a record, by index (rare).
+    private var failures: [Int: KafkaError] = [:]
 
     init(count: Int) {
         self.count = count
@@ -69,26 +71,23 @@ final class DeliveryBatch: @unchecked Sendable {
 
     /// Records a failure that happened before librdkafka took the record.
     func fail(_ index: Int, _ error: KafkaError) {
-        var outcome = Outcome()
-        outcome.failure = error
-        complete(index, outcome)
+        complete(index, Outcome(), failure: error)
     }
 
     /// Fails every record that has no outcome yet (shutdown gave up on them).
     func failRemaining(_ error: KafkaError) {
         for index in 0..<count {
-            var outcome = Outcome()
-            outcome.failure = error
-            complete(index, outcome)
+            complete(index, Outcome(), failure: error)
         }
     }
 
-    private func complete(_ index: Int, _ outcome: Outcome) {
+    private func complete(_ index: Int, _ outcome: Outcome, failure: KafkaError? = nil) {
         var outcome = outcome
         outcome.done = true
         let finished: CheckedContinuation<Void, Never>? = lock.withLock {
             guard !outcomes[index].done else { return nil }
             outcomes[index] = outcome
+            if let failure { failures[index] = failure }
             remaining -= 1
             guard remaining == 0 else { return nil }
             defer { continuation = nil }
@@ -114,7 +113,7 @@ final class DeliveryBatch: @unchecked Sendable {
         lock.withLock {
             (0..<count).map { index in
                 let outcome = outcomes[index]
-                if let failure = outcome.failure { return .failure(failure) }
+                if let failure = failures[index] { return .failure(failure) }
                 if outcome.error != RD_KAFKA_RESP_ERR_NO_ERROR {
                     return .failure(KafkaError(rdKafka: outcome.error, context: "Record to \(records[index].topic) was not delivered"))
                 }

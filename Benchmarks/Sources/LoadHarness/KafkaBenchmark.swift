@@ -194,7 +194,7 @@ enum KafkaBenchmark {
             var bytes = 0
             var firstRecordAt: ContinuousClock.Instant?
             for await record in consumer.records {
-                if firstRecordAt == nil { firstRecordAt = .now }
+                if count == 0 { firstRecordAt = .now }
                 count += 1
                 bytes &+= record.value.count
                 if count == expected { break }
