@@ -27,6 +27,10 @@ public struct HubConfiguration: Sendable {
     public var allowedOrigins: Set<String> = []
     /// How long readings and statistics are kept per device for `history`. Default: 10 min.
     public var historyDuration: Duration = .seconds(600)
+    /// How many records back from the end of each readings and stats partition the hub starts
+    /// reading at start-up, to rebuild the recent history (older ones than `historyDuration`
+    /// are skipped). Default: 50 000.
+    public var warmUpRecordsPerPartition: Int = 50_000
     /// Most readings kept per device. Default: 6000 (hub-api.md).
     public var maxReadingsPerDevice: Int = 6000
     /// Most statistics windows kept per device. Default: 2000.

@@ -8,6 +8,9 @@ struct HubRecordRouter: Sendable {
     let topics: FluxgateTopics
     let store: HubStore
     let emitAcknowledgedTransitions: Bool
+    /// Readings and windows older than this (ms before now) are skipped: start-up warm-up reads
+    /// a bounded number of records back and keeps only the history window.
+    let historyMillis: Int64
 
     /// The note id dashboards see: derived from the record's Kafka position, so every hub
     /// instance names a note the same way (hub-api.md 1.4).
@@ -19,10 +22,12 @@ struct HubRecordRouter: Sendable {
         case topics.readings:
             guard let reading = try? ReadingRecord.decode(record.value), let json = JSONValue.parse(bytes: record.value)
             else { return nil }
+            if reading.ts < now - historyMillis { return [] }
             return store.withState { $0.apply(reading: reading, json: json, now: now) }
         case topics.stats:
             guard let stats = try? WindowStats.decode(record.value), let json = JSONValue.parse(bytes: record.value)
             else { return nil }
+            if stats.end < now - historyMillis { return [] }
             return store.withState { $0.apply(stats: stats, json: json) }
         case topics.alerts:
             guard let alert = try? AlertTransition.decode(record.value), let json = JSONValue.parse(bytes: record.value)

@@ -44,7 +44,8 @@ public final class HubService: Service, Sendable {
         self.logger = logger
         self.router = HubRecordRouter(
             topics: configuration.topics, store: store,
-            emitAcknowledgedTransitions: configuration.emitAcknowledgedTransitions)
+            emitAcknowledgedTransitions: configuration.emitAcknowledgedTransitions,
+            historyMillis: configuration.historyDuration.milliseconds)
         readiness.register("kafka")
         readiness.register("consumer")
     }
@@ -81,27 +82,29 @@ public final class HubService: Service, Sendable {
         guard let partitions = try await discoverPartitions(admin: admin) else { return }  // shut down while waiting
         readiness.ready("kafka")
         let warm: Set<String> = [configuration.topics.readings, configuration.topics.stats]
+        // Warm partitions start a bounded number of records back from their high watermark;
+        // the router skips readings and stats older than `historyDuration`. (A seek by
+        // timestamp would be exact, but the dev cluster cannot look up offsets by time.)
         var assignment: [KafkaTopicPartition: KafkaOffset] = [:]
         for partition in partitions {
-            assignment[partition] = warm.contains(partition.topic) ? .end : .beginning
+            if warm.contains(partition.topic) {
+                if let marks = try? await admin.watermarks(topic: partition.topic, partition: partition.partition) {
+                    assignment[partition] = .offset(max(marks.low, marks.high - Int64(configuration.warmUpRecordsPerPartition)))
+                } else {
+                    assignment[partition] = .end
+                }
+            } else {
+                assignment[partition] = .beginning
+            }
         }
         var consumerConfiguration = KafkaConsumerConfiguration(
             bootstrapServers: configuration.kafkaBrokers, consumptionStrategy: .partitions(assignment, groupID: nil))
         consumerConfiguration.clientID = "fluxgate-hub-\(configuration.instanceID)"
         consumerConfiguration.additionalProperties = configuration.kafkaProperties
         let consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await consumer.run() }
-            group.addTask {
-                // Warm the history: readings and stats of the last `historyDuration`.
-                let since = epochMilliseconds() - self.configuration.historyDuration.milliseconds
-                do {
-                    try await consumer.seek(partitions.filter { warm.contains($0.topic) }, toTimestamp: since)
-                } catch {
-                    self.logger.warning("could not warm the history; serving live events only", metadata: ["error": "\(error)"])
-                }
-                self.readiness.ready("consumer")
-            }
+            readiness.ready("consumer")
             for await record in consumer.records {
                 handle(record)
             }

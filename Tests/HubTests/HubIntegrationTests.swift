@@ -95,7 +95,7 @@ struct HubIntegrationTests {
     }
 
     @Test func aSlowClientDoesNotDelayTheOthers() async throws {
-        try await withHubs(configure: { $0.maxQueuedPackets = 256 }) { kafka, hubs in
+        try await withHubs(configure: { $0.maxQueuedBytes = 2 << 20 }) { kafka, hubs in
             let hub = hubs[0]
             let slow = try ChildProcess.spawn(
                 repositoryRoot + "/.venv/bin/python",
@@ -107,8 +107,8 @@ struct HubIntegrationTests {
             defer { Task { await fast.stop() } }
             try await fast.waitForLine { $0.hasPrefix("ACK subscribe") }
             #expect(hub.hub.io.connectionCount == 2)
-            let metrics = (0..<40).map { Metric("m\($0)", Double($0) + 0.123456789) }
-            let count = 2000
+            let metrics = (0..<60).map { Metric("m\($0)", Double($0) + 0.123456789) }
+            let count = 6000
             let start = ContinuousClock.now
             var batch: [KafkaProducerRecord] = []
             for seq in 0..<count {
@@ -117,8 +117,13 @@ struct HubIntegrationTests {
                     value: kafka.reading("load-\(seq % 10)", seq: UInt64(seq), metrics: metrics)))
             }
             _ = try await kafka.producer.send(batch: batch)
-            try await waitUntil(timeout: .seconds(60), "the fast client got every reading") {
-                fast.events.count { $0.name == "reading" } >= count
+            do {
+                try await waitUntil(timeout: .seconds(60), "the fast client got every reading") {
+                    fast.events.count { $0.name == "reading" } >= count
+                }
+            } catch {
+                Issue.record("fast client got \(fast.events.count { $0.name == "reading" }) of \(count); last lines: \(fast.lines.suffix(2).map { $0.prefix(100) })")
+                throw error
             }
             let elapsed = ContinuousClock.now - start
             // The slow client's queue overflowed: the hub closed its session instead of waiting.
