@@ -29,6 +29,7 @@ let nioLocks: Target.Dependency = .product(name: "NIOConcurrencyHelpers", packag
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 let metrics: Target.Dependency = .product(name: "Metrics", package: "swift-metrics")
 let lifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let unixSignals: Target.Dependency = .product(name: "UnixSignals", package: "swift-service-lifecycle")
 let collections: Target.Dependency = .product(name: "DequeModule", package: "swift-collections")
 let asyncAlgorithms: Target.Dependency = .product(name: "AsyncAlgorithms", package: "swift-async-algorithms")
 let yams: Target.Dependency = .product(name: "Yams", package: "Yams")
@@ -105,10 +106,10 @@ var targets: [Target] = [
     // The command line: subcommands, layered configuration (flag > environment > file > default).
     .target(
         name: "FluxgateCLI",
-        dependencies: [logging, lifecycle, argumentParser, yams],
+        dependencies: ["Kafka", "Telemetry", logging, lifecycle, unixSignals, argumentParser, yams],
         swiftSettings: swiftSettings
     ),
-    .executableTarget(name: "fluxgate", dependencies: ["FluxgateCLI", argumentParser], swiftSettings: swiftSettings),
+    .executableTarget(name: "fluxgate", dependencies: ["FluxgateCLI"], swiftSettings: swiftSettings),
     .executableTarget(
         name: "socketio-conformance",
         dependencies: ["SocketIO", hummingbird, hummingbirdWebSocket, logging, lifecycle],
@@ -154,6 +155,11 @@ var targets: [Target] = [
     .testTarget(
         name: "ObservabilityTests",
         dependencies: ["Observability", .product(name: "HummingbirdTesting", package: "hummingbird")],
+        swiftSettings: swiftSettings
+    ),
+    .testTarget(
+        name: "IngressTests",
+        dependencies: ["Ingress", "FluxgateTesting", "Kafka", "MQTT", "Telemetry"],
         swiftSettings: swiftSettings
     ),
     // Telemetry only in the tests: simulated payloads through the real decoder and alert rules.

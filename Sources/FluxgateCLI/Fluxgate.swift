@@ -9,8 +9,27 @@ public struct Fluxgate: AsyncParsableCommand {
             Every flag also has a FLUXGATE_* environment variable and a key in the YAML file given
             with --config; precedence is flag > environment > file > default.
             """,
-        subcommands: []
+        subcommands: [DevKafkaCommand.self]
     )
 
     public init() {}
+}
+
+extension Fluxgate {
+    /// Parses the process arguments and runs the chosen subcommand asynchronously.
+    ///
+    /// (Calling `main()` from a library-defined root command can resolve to the synchronous
+    /// overload, which refuses asynchronous commands; this spells the asynchronous path out.)
+    public static func start() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

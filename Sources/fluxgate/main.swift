@@ -1,4 +1,3 @@
-import ArgumentParser
 import FluxgateCLI
 
-await Fluxgate.main()
+await Fluxgate.start()
