@@ -106,7 +106,10 @@ var targets: [Target] = [
     // The command line: subcommands, layered configuration (flag > environment > file > default).
     .target(
         name: "FluxgateCLI",
-        dependencies: ["Kafka", "Telemetry", logging, lifecycle, unixSignals, argumentParser, yams],
+        dependencies: [
+            "Kafka", "MQTT", "Telemetry", "Ingress", "Observability", logging, metrics, prometheus, lifecycle,
+            unixSignals, argumentParser, yams,
+        ],
         swiftSettings: swiftSettings
     ),
     .executableTarget(name: "fluxgate", dependencies: ["FluxgateCLI"], swiftSettings: swiftSettings),
@@ -125,7 +128,7 @@ var targets: [Target] = [
     // Test support: real mosquitto brokers and dev Kafka clusters on free loopback ports.
     .target(
         name: "FluxgateTesting",
-        dependencies: [logging],
+        dependencies: [logging, lifecycle],
         swiftSettings: swiftSettings
     ),
 
@@ -159,7 +162,7 @@ var targets: [Target] = [
     ),
     .testTarget(
         name: "IngressTests",
-        dependencies: ["Ingress", "FluxgateTesting", "Kafka", "MQTT", "Telemetry"],
+        dependencies: ["Ingress", "FluxgateTesting", "Kafka", "MQTT", "Telemetry", nioLocks, lifecycle],
         swiftSettings: swiftSettings
     ),
     // Telemetry only in the tests: simulated payloads through the real decoder and alert rules.

@@ -1,0 +1,157 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Kafka
+import Logging
+import Metrics
+import MQTT
+import ServiceLifecycle
+import Synchronization
+import Telemetry
+
+/// The ingress stage: MQTT in, Kafka out, nothing acknowledged to the broker before Kafka has it.
+///
+/// It subscribes at QoS 1 (through a shared subscription, so several instances split the
+/// devices) and takes the stream from the MQTT client in batches. Each batch is decoded and
+/// validated, produced to Kafka in one pipelined call (readings, status changes, dead letters),
+/// and acknowledged to the broker only when Kafka has confirmed every record of it. Records Kafka
+/// refuses are produced again with backoff: while Kafka is slow or down the ingress stops
+/// acknowledging, the MQTT client stops reading (its buffer is bounded), the broker queues, and
+/// memory stays bounded. A crash loses nothing: unacknowledged messages come again from the
+/// persistent session. Duplicates are possible (the broker may redeliver) and downstream
+/// stages tolerate them.
+///
+/// Run it in a `ServiceGroup` after the Kafka producer; it runs the MQTT client itself (see
+/// ``run()``), so that on graceful shutdown it drains first and the producer flushes last.
+public final class IngressService: Service, Sendable {
+    private let configuration: IngressConfiguration
+    private let mqtt: MQTTClient
+    private let producer: KafkaProducer
+    private let routing: IngressRouting
+    private let logger: Logger
+    private let metrics = IngressMetrics()
+    private let onReady: @Sendable () -> Void
+    private let forwardedCount = Atomic<Int>(0)
+
+    /// MQTT messages this instance has forwarded to Kafka and acknowledged so far.
+    public var forwarded: Int { forwardedCount.load(ordering: .relaxed) }
+
+    /// - Parameters:
+    ///   - mqtt: a client that is not running yet (the ingress runs it), with deferred acknowledgement, a stable client id, clean start off and
+    ///     a session expiry long enough to outlive a restart.
+    ///   - producer: an idempotent producer (the default configuration).
+    ///   - onReady: called once the subscriptions are in place.
+    public init(
+        configuration: IngressConfiguration,
+        mqtt: MQTTClient,
+        producer: KafkaProducer,
+        logger: Logger,
+        onReady: @escaping @Sendable () -> Void = {}
+    ) {
+        self.configuration = configuration
+        self.mqtt = mqtt
+        self.producer = producer
+        self.routing = IngressRouting(
+            topics: configuration.topics,
+            limits: configuration.limits,
+            maxDeadLetterBytes: configuration.maxDeadLetterBytes
+        )
+        self.logger = logger
+        self.onReady = onReady
+    }
+
+    /// Runs the MQTT client, subscribes, and forwards batches until graceful shutdown.
+    ///
+    /// The ingress owns the client's run: on graceful shutdown both hear it at once; the client
+    /// stops reading and ends `messages` after the batches it has already read, the ingress
+    /// forwards and acknowledges them all (draining what is in flight), and the client writes the
+    /// last acknowledgements before it disconnects. The producer, a separate service started
+    /// before the ingress, stops after it and flushes.
+    public func run() async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { [mqtt] in try await mqtt.run() }
+            // Subscribe while already forwarding: a resumed session delivers its queued messages
+            // right after connecting, and with deferred acknowledgement nothing (not even the
+            // SUBSCRIBE) is written until they are acknowledged.
+            group.addTask { [mqtt, configuration, logger, onReady] in
+                do {
+                    for filter in configuration.subscriptionFilters {
+                        let granted = try await mqtt.subscribe(filter, qos: .atLeastOnce)
+                        logger.info("subscribed", metadata: ["filter": "\(filter)", "qos": "\(granted.rawValue)"])
+                    }
+                    onReady()
+                } catch let error as MQTTError where error.code == .shutDown || error.code == .cancelled {
+                    // Stopped before the subscriptions were in place: nothing to report.
+                }
+            }
+            for await batch in mqtt.messages {
+                try await forward(batch)
+            }
+            // The stream ends when the client stops: rethrow its error, if any.
+            try await group.waitForAll()
+        }
+        logger.info("ingress stopped")
+    }
+
+    /// Produces every message of `batch` to Kafka, retrying refused records, then acknowledges it.
+    private func forward(_ batch: MQTTMessageBatch) async throws {
+        let started = ContinuousClock.now
+        let receivedAt = Self.epochMilliseconds()
+        metrics.received.increment(by: Int64(batch.count))
+        metrics.inFlight.record(batch.count)
+
+        var records: [KafkaProducerRecord] = []
+        var outcomes: [IngressRouting.Outcome] = []
+        records.reserveCapacity(batch.count)
+        outcomes.reserveCapacity(batch.count)
+        for message in batch {
+            let (record, outcome) = routing.route(topic: message.topic, payload: message.payload, receivedAt: receivedAt)
+            records.append(record)
+            outcomes.append(outcome)
+        }
+
+        var pending = Array(records.indices)
+        var backoff = configuration.retryBackoff.minimum
+        while !pending.isEmpty {
+            let results = try await producer.send(batch: pending.map { records[$0] })
+            var refused: [Int] = []
+            var lastError: KafkaError?
+            for (index, result) in zip(pending, results) {
+                switch result {
+                case .success:
+                    metrics.produced(outcomes[index])
+                case .failure(let error):
+                    refused.append(index)
+                    lastError = error
+                }
+            }
+            pending = refused
+            if let lastError {
+                if lastError.code == .shutDown { throw lastError }
+                metrics.retries.increment(by: Int64(refused.count))
+                logger.warning(
+                    "Kafka refused records; producing them again",
+                    metadata: ["count": "\(refused.count)", "error": "\(lastError)", "backoff": "\(backoff)"]
+                )
+                try await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, configuration.retryBackoff.maximum)
+            }
+        }
+
+        batch.acknowledge()
+        forwardedCount.add(batch.count, ordering: .relaxed)
+        metrics.inFlight.record(0)
+        metrics.ackLatency.recordNanoseconds(Self.nanoseconds(ContinuousClock.now - started))
+    }
+
+    static func epochMilliseconds() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
+    }
+
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}
