@@ -43,7 +43,11 @@ import Testing
         return environment
     }
 
-    func makeIngress(_ environment: Environment, clientID: String) throws -> (KafkaProducer, MQTTClient, IngressService) {
+    func makeIngress(
+        _ environment: Environment,
+        clientID: String,
+        maxDeadLetterBytes: Int = 512 * 1024
+    ) throws -> (KafkaProducer, MQTTClient, IngressService) {
         var producerConfiguration = KafkaProducerConfiguration(bootstrapServers: environment.cluster.bootstrapServerList)
         producerConfiguration.additionalProperties["reconnect.backoff.max.ms"] = "500"
         let producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
@@ -53,6 +57,7 @@ import Testing
         let client = try MQTTClient(configuration: mqttConfiguration, logger: logger)
         var configuration = IngressConfiguration()
         configuration.topics = environment.topics
+        configuration.maxDeadLetterBytes = maxDeadLetterBytes
         let ingress = IngressService(configuration: configuration, mqtt: client, producer: producer, logger: logger)
         return (producer, client, ingress)
     }
@@ -94,41 +99,65 @@ import Testing
     @Test func validAndMalformedInputAllLandWhereTheyBelong() async throws {
         let environment = try await makeEnvironment()
         defer { environment.cluster.shutdown() }
-        let (producer, client, ingress) = try makeIngress(environment, clientID: "ingress-a")
+        // Dead letters are cut to 4 KiB: ~830 oversized payloads in full would pass the dev
+        // cluster's 5 MiB per partition, which then drops the oldest records.
+        let (producer, client, ingress) = try makeIngress(environment, clientID: "ingress-a", maxDeadLetterBytes: 4096)
         let publisher = try makePublisher(environment)
         let readings = try collector(environment, topic: environment.topics.readings)
         let dead = try collector(environment, topic: environment.topics.deadLetter)
         let statuses = try collector(environment, topic: environment.topics.deviceStatus)
 
-        // 2,000 valid readings from 20 devices, interleaved with 1,000 malformed inputs of every kind.
+        // 5,000 valid readings from 20 devices interleaved with 10,000 malformed inputs of every
+        // kind from 10 other devices (two malformed after each valid one).
         var messages: [(topic: String, payload: [UInt8])] = []
         var expectedRejections: [String: Int] = [:]
-        let malformed: [(topic: String, payload: [UInt8], reason: RejectionReason)] = [
-            ("devices/d-1/telemetry", Array("{not json".utf8), .invalidJSON),
-            ("devices/d-1/telemetry", [0x7B, 0x22, 0xFF, 0xFE, 0x22, 0x3A, 0x31, 0x7D], .invalidUTF8),
-            ("devices/d-1/telemetry", Array((#"{"x":"# + String(repeating: "[", count: 600) + String(repeating: "]", count: 600) + "}").utf8), .tooDeep),
-            ("devices/d-1/telemetry", Array(#"{"ts":1,"metrics":{"t":1e999}}"#.utf8), .badMetric),
-            ("devices/d-1/telemetry", Array(#"{"ts":"yesterday","metrics":{"t":1}}"#.utf8), .badTimestamp),
-            ("devices/d-1/telemetry", Array(#"{"metrics":{"t":1}}"#.utf8), .missingTimestamp),
-            ("devices/d-1/telemetry", Array(#"{"ts":1,"metrics":{"t":"warm"}}"#.utf8), .badMetric),
-            ("devices/d-1/telemetry", [UInt8](repeating: 0x20, count: 70_000), .tooLarge),
-            ("devices/bad%id/telemetry", Array(#"{"ts":1,"metrics":{"t":1}}"#.utf8), .badDeviceID),
-            ("devices/d-1/status", Array("sleepy".utf8), .badStatus),
-        ]
-        for index in 0..<3000 {
-            if index % 3 == 2 {
-                let bad = malformed[(index / 3) % malformed.count]
+        var random = SystemRandomNumberGenerator()
+        func malformed(_ kind: Int, device: String) -> (topic: String, payload: [UInt8], reason: RejectionReason) {
+            let topic = "devices/\(device)/telemetry"
+            switch kind {
+            case 0: return (topic, Array("{not json".utf8), .invalidJSON)
+            case 1: return (topic, [0x7B, 0x22, 0xFF, 0xFE, 0x22, 0x3A, 0x31, 0x7D], .invalidUTF8)
+            case 2:
+                let deep = #"{"x":"# + String(repeating: "[", count: 600) + String(repeating: "]", count: 600) + "}"
+                return (topic, Array(deep.utf8), .tooDeep)
+            case 3: return (topic, Array(#"{"ts":1,"metrics":{"t":1e999}}"#.utf8), .badMetric)
+            case 4: return (topic, Array(#"{"ts":1,"metrics":{"t":NaN}}"#.utf8), .invalidJSON)
+            case 5: return (topic, Array(#"{"ts":"yesterday","metrics":{"t":1}}"#.utf8), .badTimestamp)
+            case 6: return (topic, Array(#"{"metrics":{"t":1}}"#.utf8), .missingTimestamp)
+            case 7: return (topic, Array(#"{"ts":1,"metrics":{"t":"warm"}}"#.utf8), .badMetric)
+            case 8: return (topic, [UInt8](repeating: 0x20, count: 70_000), .tooLarge)
+            case 9: return ("devices/bad%id/telemetry", Array(#"{"ts":1,"metrics":{"t":1}}"#.utf8), .badDeviceID)
+            case 10: return ("devices/\(device)/status", Array("sleepy".utf8), .badStatus)
+            default:
+                // Random bytes that start like an object but never close it.
+                let bytes = [0x7B] + (0..<64).map { _ in UInt8.random(in: 0...255, using: &random) }
+                return (topic, bytes, .invalidJSON)  // reclassified below by the reference decoder
+            }
+        }
+        let reference = ReadingDecoder()
+        for valid in 0..<5000 {
+            let device = "d-\(valid % 20)"
+            let payload = #"{"ts":\#(1_764_400_000_000 + valid),"seq":\#(valid / 20),"metrics":{"temperature":\#(Double(valid) / 8)}}"#
+            messages.append(("devices/\(device)/telemetry", Array(payload.utf8)))
+            for extra in 0..<2 {
+                let index = valid * 2 + extra
+                var bad = malformed(index % 12, device: "m-\(index % 10)")
+                if index % 12 == 11 {
+                    // The reason for random bytes is whatever the decoder says; it must reject them.
+                    do {
+                        _ = try reference.decode(bad.payload, device: DeviceID("m-0")!)
+                        continue
+                    } catch {
+                        bad.reason = error.reason
+                    }
+                }
                 messages.append((bad.topic, bad.payload))
                 expectedRejections[bad.reason.rawValue, default: 0] += 1
-            } else {
-                let valid = index - index / 3
-                let device = "d-\(valid % 20)"
-                let payload = #"{"ts":\#(1_764_400_000_000 + valid),"seq":\#(valid / 20),"metrics":{"temperature":\#(Double(valid) / 8)}}"#
-                messages.append(("devices/\(device)/telemetry", Array(payload.utf8)))
             }
         }
         messages.append(("devices/d-3/status", Array("offline".utf8)))
         let toPublish = messages
+        let expected = expectedRejections
 
         try await whileRunning(
             [producer, readings, dead, statuses, ingress, publisher],
@@ -137,8 +166,24 @@ import Testing
             try await waitUntil(10, "ingress connected") { client.isConnected && publisher.isConnected }
             try await Task.sleep(for: .milliseconds(300))  // subscriptions in place
             try await publish(publisher, toPublish)
-            try await readings.waitFor(2000, timeout: 60)
-            try await dead.waitFor(1000, timeout: 60)
+            try await readings.waitFor(5000, timeout: 120)
+            do {
+                try await dead.waitFor(expected.values.reduce(0, +), timeout: 120)
+            } catch {
+                var reasons: [String: Int] = [:]
+                for record in dead.all {
+                    let reason = record.headers.first { $0.key == IngressRouting.errorHeader }.map { String(decoding: $0.value, as: UTF8.self) }
+                    reasons[reason ?? "none", default: 0] += 1
+                }
+                Issue.record("dead letters by reason: \(reasons), expected \(expected)")
+                let admin = try KafkaAdmin(bootstrapServers: environment.cluster.bootstrapServerList, logger: logger)
+                for partition in 0..<Self.partitions {
+                    let marks = try await admin.watermarks(topic: environment.topics.deadLetter, partition: partition)
+                    let consumed = dead.all.filter { $0.partition == partition }.count
+                    Issue.record("deadletter partition \(partition): watermarks \(marks.low)..<\(marks.high), consumed \(consumed), ingress forwarded \(ingress.forwarded)")
+                }
+                throw error
+            }
             try await statuses.waitFor(1, timeout: 30)
         }
 
@@ -150,13 +195,16 @@ import Testing
             #expect(record.headers.contains { $0.key == ReadingRecord.receivedAtHeader })
             seen.insert("\(reading.device.rawValue)/\(reading.seq ?? 0)")
         }
-        #expect(seen.count == 2000)
+        #expect(seen.count == 5000)
         var rejections: [String: Int] = [:]
         for record in dead.all {
             let reason = record.headers.first { $0.key == IngressRouting.errorHeader }.map { String(decoding: $0.value, as: UTF8.self) }
             rejections[reason ?? "none", default: 0] += 1
         }
         #expect(rejections == expectedRejections)
+        let truncated = dead.all.filter { $0.headers.contains { $0.key == IngressRouting.originalSizeHeader } }
+        #expect(truncated.count == expectedRejections[RejectionReason.tooLarge.rawValue])
+        #expect(truncated.allSatisfy { $0.value.count == 4096 })
         #expect(statuses.all.map { String(decoding: $0.value, as: UTF8.self) }.contains { $0.contains(#""status":"offline""#) })
     }
 
