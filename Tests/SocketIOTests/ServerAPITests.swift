@@ -8,10 +8,7 @@ import Testing
 @Suite(.timeLimit(.minutes(1)))
 struct ServerAPITests {
     static func quietConfiguration() -> SocketIOConfiguration {
-        var configuration = TestServer.conformanceConfiguration()
-        configuration.engine.pingInterval = .seconds(10)
-        configuration.engine.pingTimeout = .seconds(10)
-        return configuration
+        TestServer.relaxedConfiguration()
     }
 
     /// Opens a WebSocket, sends `connect` and returns the socket and the CONNECT payload.

@@ -90,6 +90,7 @@ struct SocketIOProtocolTests {
     @Test func disconnectsFromTheMainNamespaceAndKeepsTheConnection() async throws {
         var configuration = TestServer.conformanceConfiguration()
         configuration.engine.pingTimeout = .seconds(2)  // the next ping is under test, not the timeout
+        configuration.connectTimeout = .seconds(10)
         try await TestServer.with(configuration) { server in
             let socket = try await Self.connect(server.port)
             defer { socket.close() }

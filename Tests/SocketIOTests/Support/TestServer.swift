@@ -24,12 +24,13 @@ enum TestServer {
         return configuration
     }
 
-    /// Like the suites' settings but with a 10 s heartbeat, so that tests of other behaviour do
-    /// not race the 300 ms ping on a loaded machine.
+    /// Like the suites' settings but with a 10 s heartbeat and connect timeout, so that tests of
+    /// other behaviour do not race those timers on a loaded machine.
     static func relaxedConfiguration() -> SocketIOConfiguration {
         var configuration = conformanceConfiguration()
         configuration.engine.pingInterval = .seconds(10)
         configuration.engine.pingTimeout = .seconds(10)
+        configuration.connectTimeout = .seconds(10)
         return configuration
     }
 
