@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything Fluxgate's demo and tests need on a fresh Debian 12 machine. Idempotent:
 # a second run only checks. Run as root (or with sudo available).
-#   - Debian packages: librdkafka, libmosquitto, zlib, mosquitto, kcat, chromium, mocha/chai/ws
+#   - Debian packages: librdkafka, libmosquitto, zlib, mosquitto, kcat, chromium, nodejs
 #   - a git-ignored Python venv (.venv) with python-socketio for the interop tests
 #   - the official Socket.IO browser client (vendor/socket.io/socket.io.min.js), taken from the
 #     PyPI wheel that ships it and checked against its published sha256
@@ -14,7 +14,7 @@ APT_PACKAGES=(
     pkg-config librdkafka-dev libmosquitto-dev zlib1g-dev
     mosquitto mosquitto-clients kcat
     chromium fonts-liberation
-    python3-venv unzip
+    python3-venv unzip nodejs
 )
 
 missing=()

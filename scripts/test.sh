@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 
 bash scripts/bootstrap.sh
 
+echo "== dashboards (node unit tests)"
+node --test dashboards/test/
+
 echo "== build"
 swift build --build-tests
 
