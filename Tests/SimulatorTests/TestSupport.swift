@@ -44,3 +44,31 @@ enum TestSupport {
         try publications.filter(\.isTelemetry).map { ($0, try decode($0.payload)) }
     }
 }
+
+/// Half an hour of the demo fleet, generated and decoded once for every suite that needs it.
+struct DemoRun: Sendable {
+    let fleet: FleetProfile
+    let duration: Int64 = 1_800_000
+    let publications: [Publication]
+    let truth: GroundTruth
+    let readings: [(publication: Publication, payload: TestSupport.Payload)]
+    /// (device, ts, temperature) of every reading with a temperature.
+    let temperatures: [(device: String, ts: Int64, value: Double)]
+
+    static let shared = DemoRun()
+
+    private init() {
+        // The demo profile parses (FleetProfileParserTests), so `try?` only guards the tests.
+        fleet = (try? TestSupport.loadFleet("demo.yaml")) ?? FleetProfile(types: [])
+        var generator = FleetGenerator(
+            fleet: fleet,
+            startMilliseconds: TestSupport.start,
+            limits: GeneratorLimits(durationMilliseconds: 1_800_000)
+        )
+        (publications, truth) = generator.generateAll()
+        readings = (try? TestSupport.readings(publications)) ?? []
+        temperatures = readings.compactMap { reading in
+            reading.payload.metrics["temperature"].map { (reading.publication.deviceID, reading.payload.ts, $0) }
+        }
+    }
+}

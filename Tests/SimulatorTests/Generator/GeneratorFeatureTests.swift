@@ -70,22 +70,12 @@ import Testing
     }
 
     @Test func groundTruthAgreesOnTheDemoFleet() throws {
-        let demo = try TestSupport.loadFleet("demo.yaml")
-        var generator = FleetGenerator(
-            fleet: demo,
-            startMilliseconds: TestSupport.start,
-            limits: GeneratorLimits(durationMilliseconds: 1_800_000)
-        )
-        let (publications, truth) = generator.generateAll()
-        #expect(truth.spikes.count > 20)
-        #expect(truth.offlinePeriods.count == 6)  // greenhouse-006: 2m, 7m, ..., 27m
-        #expect(!truth.lateReadings.isEmpty)
-        try Self.checkGroundTruth(
-            fleet: demo,
-            readings: try TestSupport.readings(publications),
-            truth: truth,
-            duration: 1_800_000
-        )
+        let run = DemoRun.shared
+        #expect(run.readings.count > 20_000)
+        #expect(run.truth.spikes.count > 20)
+        #expect(run.truth.offlinePeriods.count == 6)  // greenhouse-006: 2m, 7m, ..., 27m
+        #expect(!run.truth.lateReadings.isEmpty)
+        try Self.checkGroundTruth(fleet: run.fleet, readings: run.readings, truth: run.truth, duration: run.duration)
     }
 
     /// Readings inside a spike or stuck record carry exactly its value, the record's counts and

@@ -52,31 +52,7 @@ import Testing
         )
     }
 
-    /// Half an hour of the demo fleet, generated and decoded once for the threshold cases.
-    struct DemoRun: Sendable {
-        let fleet: FleetProfile
-        let duration: Int64 = 1_800_000
-        let truth: GroundTruth
-        /// (device, ts, temperature) of every reading with a temperature.
-        let temperatures: [(device: String, ts: Int64, value: Double)]
-
-        init() {
-            // The demo profile parses (FleetProfileParserTests), so `try?` only guards the test.
-            fleet = (try? TestSupport.loadFleet("demo.yaml")) ?? FleetProfile(types: [])
-            var generator = FleetGenerator(
-                fleet: fleet,
-                startMilliseconds: TestSupport.start,
-                limits: GeneratorLimits(durationMilliseconds: 1_800_000)
-            )
-            let (publications, truth) = generator.generateAll()
-            self.truth = truth
-            temperatures = ((try? TestSupport.readings(publications)) ?? []).compactMap { reading in
-                reading.payload.metrics["temperature"].map { (reading.publication.deviceID, reading.payload.ts, $0) }
-            }
-        }
-    }
-
-    static let demoRun = DemoRun()
+    static var demoRun: DemoRun { DemoRun.shared }
 
     /// The rule of docs/simulator.md: with `X >= normalRange.upperBound`, a reading is above `X`
     /// exactly when it lies in a spike whose peak is above `X`.
