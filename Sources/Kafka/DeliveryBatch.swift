@@ -37,11 +37,7 @@ final class DeliveryBatch: @unchecked Sendable {
         self.slots = .allocate(capacity: count)
         self.outcomes = .allocate(capacity: count)
         outcomes.initialize(repeating: Outcome(), count: count)
-        slots.initialize(repeating: UnsafeMutableRawPointer(bitPattern: 1)!, count: count)
-        let me = Unmanaged.passUnretained(self).toOpaque()
-        for index in 0..<count {
-            slots[index] = me
-        }
+        slots.initialize(repeating: Unmanaged.passUnretained(self).toOpaque(), count: count)
     }
 
     deinit {

@@ -22,8 +22,6 @@ struct ConsumerStateMachine {
     private var commands: [Command] = []
     /// The poll thread stopped polling because the buffer is full; wake it when records are read.
     private var pollerParked = false
-    /// Partitions the app paused.
-    private(set) var userPaused = Set<KafkaTopicPartition>()
 
     init(maxBuffered: Int) {
         self.maxBuffered = maxBuffered
@@ -108,19 +106,9 @@ struct ConsumerStateMachine {
         return true
     }
 
-    mutating func userPause(_ partitions: [KafkaTopicPartition]) {
-        userPaused.formUnion(partitions)
-    }
-
-    mutating func userResume(_ partitions: [KafkaTopicPartition]) {
-        userPaused.subtract(partitions)
-    }
-
     /// Returns the dropped messages, for the caller to destroy.
     mutating func revoked(_ partitions: [KafkaTopicPartition]) -> [PolledMessage] {
-        let set = Set(partitions)
-        userPaused.subtract(set)
-        return dropBuffered(set)
+        dropBuffered(Set(partitions))
     }
 
     // MARK: Commands

@@ -159,7 +159,6 @@ public final class KafkaConsumer: Service, Sendable {
     /// delivered.
     public func pause(_ partitions: [KafkaTopicPartition]) async throws(KafkaError) {
         try await onPollThread { () throws(KafkaError) in
-            self.shared.state.withLockedValue { $0.userPause(partitions) }
             try self.setPaused(partitions, paused: true)
         }
     }
@@ -167,7 +166,6 @@ public final class KafkaConsumer: Service, Sendable {
     /// Resumes fetching these partitions.
     public func resume(_ partitions: [KafkaTopicPartition]) async throws(KafkaError) {
         try await onPollThread { () throws(KafkaError) in
-            self.shared.state.withLockedValue { $0.userResume(partitions) }
             try self.setPaused(partitions, paused: false)
         }
     }
@@ -406,10 +404,18 @@ public final class KafkaConsumer: Service, Sendable {
         for (partition, offset) in offsets {
             list.add(partition, offset: offset)
         }
-        if let error = rd_kafka_seek_partitions(handle.pointer, list.pointer, 10_000) {
+        // librdkafka 2.0.2 sometimes gives up waiting for the seek's confirmation early under
+        // load (_TIMED_OUT well before the timeout); seeking again is harmless, so retry.
+        var attempt = 1
+        while let error = rd_kafka_seek_partitions(handle.pointer, list.pointer, 10_000) {
             let code = rd_kafka_error_code(error)
             let text = String(cString: rd_kafka_error_string(error))
             rd_kafka_error_destroy(error)
+            if code == RD_KAFKA_RESP_ERR__TIMED_OUT && attempt < 3 {
+                logger.debug("Kafka seek timed out, retrying", metadata: ["kafka.attempt": "\(attempt)"])
+                attempt += 1
+                continue
+            }
             throw KafkaError(rdKafka: code, context: "Seeking", detail: text)
         }
         if let failed = list.entries.first(where: { $0.error != RD_KAFKA_RESP_ERR_NO_ERROR }) {

@@ -87,6 +87,27 @@ struct KafkaProducerFaultTests {
         #expect(counts.values.allSatisfy { $0 == 1 })
     }
 
+    @Test("Partition leaders move while producing: none lost, none duplicated")
+    func leaderMoves() async throws {
+        let cluster = try DevKafkaCluster(brokerCount: 3, logger: logger)
+        defer { cluster.shutdown() }
+        try cluster.createTopic("moving", partitions: 2)
+        let producer = try makeProducer(cluster, logger: logger)
+        let results = try await whileRunning(producer) {
+            var results: [Result<KafkaDeliveryReport, KafkaError>] = []
+            for round in 0..<6 {
+                try cluster.setPartitionLeader(topic: "moving", partition: round % 2, brokerID: cluster.brokerIDs[round % 3])
+                results += try await producer.send(batch: numberedRecords(topic: "moving", prefix: "m\(round)", range: 0..<50))
+            }
+            return results
+        }
+        #expect(results.allSatisfy { (try? $0.get()) != nil })
+        #expect(try await totalRecords(cluster, topic: "moving", partitions: 2, logger: logger) == 300)
+        let counts = try await keyCounts(cluster, topic: "moving", partitions: 2, expected: 300)
+        #expect(counts.count == 300)
+        #expect(counts.values.allSatisfy { $0 == 1 })
+    }
+
     @Test("A full client queue is backpressure: more records than fit are all delivered")
     func queueFullBackpressure() async throws {
         let cluster = try DevKafkaCluster(brokerCount: 1, logger: logger)
