@@ -134,8 +134,11 @@ public struct MQTTConfiguration: Sendable {
     /// With deferred acknowledgement, how long the client keeps reading further batches while
     /// earlier ones are unacknowledged (nothing is written meanwhile: no acknowledgements, no
     /// PINGREQ, no publications). After that it reads nothing more until everything delivered is
-    /// acknowledged, then writes. Default 1 s; keep it well under `keepAlive / 2`.
-    public var maxReadAhead: Duration = .seconds(1)
+    /// acknowledged, then writes. Default 20 ms: enough to have the next batch ready while the
+    /// application stores one, short enough that acknowledgements leave steadily (a long
+    /// read-ahead halved the drain rate in `LoadHarness mqtt`: the broker's in-flight window runs
+    /// dry while the acknowledgements wait). Must be under `keepAlive / 2`.
+    public var maxReadAhead: Duration = .milliseconds(20)
     /// MQTT 5 Receive Maximum: how many unacknowledged QoS 1/2 messages the broker may send at once.
     /// Default 65535. (For 3.1.1 the broker's `max_inflight_messages` applies; mosquitto's default
     /// of 20 throttles deferred acknowledgement: raise it.)

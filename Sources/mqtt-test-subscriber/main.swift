@@ -3,6 +3,7 @@
 //
 //   mqtt-test-subscriber --port P --client-id ID --topic FILTER [--protocol 5|3]
 //       [--session-expiry SECONDS] [--ack-prefix PREFIX] [--confirm-after N] [--will-topic T]
+//       [--read-ahead-ms MS]
 //
 // Prints `READY` once subscribed, `MSG <payload>` per message, `ACKED <n>` after acknowledging a
 // batch of n messages, `CONFIRMED` once a QoS 1 publication completed
@@ -25,6 +26,7 @@ struct Options {
     var ackPrefix: String?
     var confirmAfter: Int?
     var willTopic: String?
+    var readAheadMilliseconds: Int?
 
     init(_ arguments: [String]) {
         var iterator = arguments.makeIterator()
@@ -39,6 +41,7 @@ struct Options {
             case "--ack-prefix": ackPrefix = value
             case "--confirm-after": confirmAfter = Int(value)
             case "--will-topic": willTopic = value
+            case "--read-ahead-ms": readAheadMilliseconds = Int(value)
             default: FileHandle.standardError.write(Data("unknown option \(name)\n".utf8))
             }
         }
@@ -98,6 +101,7 @@ configuration.cleanStart = false
 if options.protocolVersion == .v5 { configuration.sessionExpiry = .seconds(options.sessionExpiry) }
 configuration.keepAlive = .seconds(10)
 configuration.subscriptions = [.init(options.topic, qos: .atLeastOnce)]
+if let milliseconds = options.readAheadMilliseconds { configuration.maxReadAhead = .milliseconds(milliseconds) }
 if let willTopic = options.willTopic {
     configuration.will = .init(topic: willTopic, payload: Array("offline".utf8), qos: .atLeastOnce, retain: true)
 }

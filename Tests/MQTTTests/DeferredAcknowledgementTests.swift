@@ -18,6 +18,9 @@ struct DeferredAcknowledgementTests {
             "--port", "\(broker.port)", "--client-id", "ingress-\(version)", "--topic", "ingest/#",
             "--protocol", version == .v5 ? "5" : "3", "--session-expiry", "300",
             "--ack-prefix", "a-", "--confirm-after", "50",
+            // Keep reading for 1 s while the `b-` batch is unacknowledged, so that all of them
+            // arrive before the kill (with the 20 ms default reading stops sooner).
+            "--read-ahead-ms", "1000",
         ]
         func received(_ lines: [String], _ prefix: String) -> Set<String> {
             Set(lines.filter { $0.hasPrefix("MSG \(prefix)") }.map { String($0.dropFirst(4)) })
