@@ -107,7 +107,7 @@ var targets: [Target] = [
     .target(
         name: "FluxgateCLI",
         dependencies: [
-            "Kafka", "MQTT", "Telemetry", "Ingress", "Observability", logging, metrics, prometheus, lifecycle,
+            "Kafka", "MQTT", "Telemetry", "Ingress", "Hub", "Observability", logging, metrics, prometheus, lifecycle,
             unixSignals, argumentParser, yams,
         ],
         swiftSettings: swiftSettings
