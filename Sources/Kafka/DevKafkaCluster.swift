@@ -73,11 +73,14 @@ public final class DevKafkaCluster: Sendable {
             throw KafkaError(code: .invalidArgument, message: "brokerCount must be between 1 and 32, not \(brokerCount).")
         }
         self.logger = logger
-        // The mock cluster needs an rd_kafka_t for bookkeeping; this one connects nowhere.
+        // The mock cluster needs an rd_kafka_t for bookkeeping; this one connects nowhere, so
+        // its notices ("No bootstrap.servers configured") are noise: warnings and up only.
+        var handleLogger = logger
+        handleLogger.logLevel = max(logger.logLevel, .warning)
         let handle = try RDKafkaHandle(
             type: RD_KAFKA_PRODUCER,
             properties: ["client.id": "fluxgate-dev-kafka", "log.connection.close": "false"],
-            context: RDKafkaContext(logger: logger)
+            context: RDKafkaContext(logger: handleLogger)
         )
         guard let cluster = rd_kafka_mock_cluster_new(handle.pointer, Int32(brokerCount)) else {
             throw KafkaError(
