@@ -28,7 +28,7 @@ import Testing
 
     @Test func demoFleetIsDeterministicToo() throws {
         let fleet = try TestSupport.loadFleet("demo.yaml")
-        let limits = GeneratorLimits(durationMilliseconds: 600_000)
+        let limits = GeneratorLimits(durationMilliseconds: 300_000)
         var first = FleetGenerator(fleet: fleet, startMilliseconds: TestSupport.start, limits: limits)
         var second = FleetGenerator(fleet: fleet, startMilliseconds: TestSupport.start, limits: limits)
         #expect(first.generateAll().publications == second.generateAll().publications)
@@ -43,12 +43,13 @@ import Testing
         var c = Xoshiro256StarStar(seed: 1)
         #expect(first[0] != c.next())
         var unit = Xoshiro256StarStar(seed: 9)
+        var outOfRange = 0
         for _ in 0..<1000 {
             let value = unit.nextUnit()
-            #expect(value >= 0 && value < 1)
-            let integer = unit.nextInt(in: 3...7)
-            #expect((3...7).contains(integer))
+            if !(value >= 0 && value < 1) { outOfRange += 1 }
+            if !(3...7).contains(unit.nextInt(in: 3...7)) { outOfRange += 1 }
         }
+        #expect(outOfRange == 0)
     }
 
     @Test func splitMixMatchesPublishedVector() {

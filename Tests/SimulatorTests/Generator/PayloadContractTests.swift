@@ -9,34 +9,36 @@ import Testing
         var generator = FleetGenerator(
             fleet: fleet,
             startMilliseconds: TestSupport.start,
-            limits: GeneratorLimits(durationMilliseconds: 400_000)
+            limits: GeneratorLimits(durationMilliseconds: 300_000)
         )
         let publications = generator.generateAll().publications
         let ids = Set(fleet.devices.map(\.id))
         var telemetry = 0
+        var failures: [String] = []  // one expectation at the end: per-message #expect is slow in debug
+        func check(_ condition: Bool, _ what: @autoclosure () -> String) {
+            if !condition { failures.append(what()) }
+        }
         for publication in publications {
-            #expect(ids.contains(publication.deviceID))
-            #expect(NameRules.isValidDeviceID(publication.deviceID))
-            #expect(publication.payload.count <= 65_536)
+            let id = publication.deviceID
+            check(ids.contains(id) && NameRules.isValidDeviceID(id), "bad device id \(id)")
+            check(publication.payload.count <= 65_536, "payload too large")
             switch publication.kind {
             case .status(let status):
-                #expect(publication.topic == "devices/\(publication.deviceID)/status")
-                #expect(publication.payload == Array(status.rawValue.utf8))
-                #expect(publication.retain)
+                check(publication.topic == "devices/\(id)/status", publication.topic)
+                check(publication.payload == Array(status.rawValue.utf8) && publication.retain, publication.textLine)
             case .telemetry(let seq, let ts):
                 telemetry += 1
-                #expect(publication.topic == "devices/\(publication.deviceID)/telemetry")
-                #expect(!publication.retain)
+                check(publication.topic == "devices/\(id)/telemetry" && !publication.retain, publication.topic)
                 let payload = try TestSupport.decode(publication.payload)
-                #expect(payload.keys == ["ts", "seq", "metrics"])
-                #expect(payload.ts == ts && payload.seq == seq)
-                #expect((1...64).contains(payload.metrics.count))
+                check(payload.keys == ["ts", "seq", "metrics"], publication.textLine)
+                check(payload.ts == ts && payload.seq == seq, publication.textLine)
+                check((1...64).contains(payload.metrics.count), publication.textLine)
                 for (name, value) in payload.metrics {
-                    #expect(NameRules.isValidMetricName(name))
-                    #expect(value.isFinite)
+                    check(NameRules.isValidMetricName(name) && value.isFinite, publication.textLine)
                 }
             }
         }
+        #expect(failures == [])
         #expect(telemetry > 1000)
     }
 
