@@ -37,7 +37,9 @@ public struct Hub: Sendable {
         var producerConfiguration = KafkaProducerConfiguration(bootstrapServers: configuration.kafkaBrokers)
         producerConfiguration.clientID = "fluxgate-hub-\(configuration.instanceID)"
         producerConfiguration.linger = .milliseconds(1)
-        producerConfiguration.deliveryTimeout = configuration.operatorWriteTimeout * 6
+        // librdkafka fails a record it could not deliver in time, so `unavailable` answers come
+        // after about operatorWriteTimeout (send awaits records already handed over).
+        producerConfiguration.deliveryTimeout = configuration.operatorWriteTimeout
         producerConfiguration.additionalProperties = configuration.kafkaProperties
         let producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
 

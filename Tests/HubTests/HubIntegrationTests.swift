@@ -174,4 +174,37 @@ struct HubIntegrationTests {
             #expect(try await httpGet(url + "/readyz").status == 200)
         }
     }
+
+    @Test func operatorActionsAnswerUnavailableWhenKafkaIsDown() async throws {
+        try await withHubs(configure: { $0.operatorWriteTimeout = .seconds(2) }) { kafka, hubs in
+            try await kafka.send(kafka.topics.alerts, key: "d9", kafka.alert("d9", id: "00000000000000c3"))
+            try await waitUntil(timeout: .seconds(10), "the hub knows the alert") {
+                hubs[0].hub.service.store.withState { $0.alerts["00000000000000c3"] != nil }
+            }
+            try kafka.cluster.setAllBrokersDown()
+            defer { try? kafka.cluster.setAllBrokersUp() }
+            let start = ContinuousClock.now
+            let client = try PythonClient.start(
+                hubs[0].url, ["--subscribe", #"{"devices":["d9"]}"#, "--ack-on-alert", "--note", "d9", "hello"])
+            defer { Task { await client.stop() } }
+            try await client.waitForLine { $0.hasPrefix("ACK note") }
+            let note = try #require(client.lines.first { $0.hasPrefix("ACK note") })
+            #expect(note.contains(#""code": "unavailable""#), "\(note)")
+            #expect(ContinuousClock.now - start < .seconds(9), "answered before the client's 10 s ack timeout")
+        }
+    }
+
+    @Test func originAllowList() async throws {
+        try await withHubs(configure: { $0.allowedOrigins = ["https://dash.example"] }) { _, hubs in
+            let port = hubs[0].port
+            let url = hubs[0].url + "/socket.io/?EIO=4&transport=polling"
+            let none = try await httpGet(url)
+            #expect(none.status == 200, "no Origin: non-browser client")
+            let own = try await httpGet(url, headers: ["Origin: http://127.0.0.1:\(port)"])
+            #expect(own.status == 200, "own origin")
+            let listed = try await httpGet(url, headers: ["Origin: https://dash.example"])
+            #expect(listed.status == 200, "allow-listed")
+            #expect(try await httpGet(url, headers: ["Origin: https://evil.example"]).status == 403)
+        }
+    }
 }
