@@ -36,9 +36,15 @@ enum MQTTBenchmark {
     /// Runs the benchmark and exits the process.
     static func run(arguments: [String]) async -> Never {
         let options = Options(arguments)
+        let broker: MQTTBenchmarkBroker
         do {
-            let broker = try MQTTBenchmarkBroker()
-            defer { broker.stop() }
+            broker = try MQTTBenchmarkBroker()
+        } catch {
+            FileHandle.standardError.write(Data("mqtt benchmark failed: \(error)\n".utf8))
+            exit(1)
+        }
+        // `exit` skips `defer`: the broker is stopped explicitly on both paths.
+        do {
             print("MQTT QoS 1 drain of \(options.messages) queued messages, \(options.size)-byte payloads, mosquitto 2.0.11 on 127.0.0.1:\(broker.port)")
             print("wall: msg/s from connect to the last message; cpu: the subscriber process's user+system time per message")
             print("protocol  round  fluxgate msg/s  mosquitto_sub msg/s  ratio   fluxgate cpu µs/msg  mosquitto_sub cpu µs/msg  ratio")
@@ -61,8 +67,10 @@ enum MQTTBenchmark {
             }
             func geometricMean(_ values: [Double]) -> Double { exp(values.map { log($0) }.reduce(0, +) / Double(values.count)) }
             print(String(format: "geometric mean, fluxgate / mosquitto_sub: wall rate %.2fx (goal >= 1.5x), cpu efficiency %.2fx", geometricMean(ratios), geometricMean(cpuRatios)))
+            broker.stop()
             exit(0)
         } catch {
+            broker.stop()
             FileHandle.standardError.write(Data("mqtt benchmark failed: \(error)\n".utf8))
             exit(1)
         }
