@@ -158,13 +158,16 @@ public final class HubService: Service, Sendable {
     // MARK: - Housekeeping
 
     private func tickLoop() async {
+        let lagAdmin = try? KafkaAdmin(
+            bootstrapServers: configuration.kafkaBrokers, clientID: "fluxgate-hub-\(configuration.instanceID)-lag",
+            additionalProperties: configuration.kafkaProperties, logger: logger)
         var ticks = 0
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             try? await Task.sleep(for: configuration.tickInterval)
             broadcast(store.withState { $0.tick(now: epochMilliseconds()) })
             updateGauges()
             ticks += 1
-            if ticks % 10 == 0 { await updateLag() }
+            if ticks % 10 == 0, let lagAdmin { await updateLag(admin: lagAdmin) }
         }
     }
 
@@ -182,13 +185,9 @@ public final class HubService: Service, Sendable {
     }
 
     /// Sum over partitions of (high watermark - next offset read).
-    private func updateLag() async {
+    private func updateLag(admin: KafkaAdmin) async {
         let current = positions.withLockedValue { $0 }
-        guard !current.isEmpty,
-            let admin = try? KafkaAdmin(
-                bootstrapServers: configuration.kafkaBrokers, clientID: "fluxgate-hub-\(configuration.instanceID)-lag",
-                additionalProperties: configuration.kafkaProperties, logger: logger)
-        else { return }
+        guard !current.isEmpty else { return }
         var lag: Int64 = 0
         for (partition, next) in current {
             if let marks = try? await admin.watermarks(topic: partition.topic, partition: partition.partition, timeout: .seconds(2)) {

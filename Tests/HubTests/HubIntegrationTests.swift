@@ -207,4 +207,25 @@ struct HubIntegrationTests {
             #expect(try await httpGet(url, headers: ["Origin: https://evil.example"]).status == 403)
         }
     }
+
+    @Test func roomsDeliverOnceAndFleetEventFilters() async throws {
+        try await withHubs { kafka, hubs in
+            let both = try PythonClient.start(
+                hubs[0].url, ["--subscribe", #"{"devices":["d5"],"history":false}"#, "--subscribe", #"{"devices":["*"]}"#])
+            defer { Task { await both.stop() } }
+            let alertsOnly = try PythonClient.start(hubs[0].url, ["--subscribe", #"{"devices":["*"],"events":["alert"]}"#])
+            defer { Task { await alertsOnly.stop() } }
+            try await both.waitForLine { $0.contains(#""devices": ["*"]"#) }
+            try await alertsOnly.waitForLine { $0.hasPrefix("ACK subscribe") }
+            #expect(alertsOnly.lines.contains { $0.contains(#""events": ["alert"]"#) })
+            try await kafka.send(kafka.topics.readings, key: "d5", kafka.reading("d5", seq: 1))
+            try await kafka.send(kafka.topics.alerts, key: "d5", kafka.alert("d5", id: "00000000000000d5"))
+            try await both.waitForLine { $0.hasPrefix("EVENT alert") }
+            try await alertsOnly.waitForLine { $0.hasPrefix("EVENT alert") }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(both.events.count { $0.name == "reading" } == 1, "in device:d5 and fleet, delivered once")
+            #expect(both.events.count { $0.name == "alert" } == 1)
+            #expect(!alertsOnly.events.contains { $0.name == "reading" || $0.name == "device-status" })
+        }
+    }
 }

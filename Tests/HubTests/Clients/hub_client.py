@@ -4,7 +4,7 @@ Prints one line per thing that happens, flushed at once, so the Swift test can w
   CONNECTED <sid> / CONNECT_ERROR <json> / ACK <event> <json> / EVENT <name> <json> / DISCONNECTED
 Options:
   --token T --name N             handshake auth
-  --subscribe JSON               payload of a subscribe sent right after connecting
+  --subscribe JSON               payload of a subscribe sent right after connecting (repeatable)
   --ack-on-alert                 send alert:ack for every `active` alert received
   --note DEVICE TEXT             send a note after subscribing
   --transport websocket|polling  (default: both, polling first, as browsers do)
@@ -28,7 +28,7 @@ async def main():
     parser.add_argument("url")
     parser.add_argument("--token")
     parser.add_argument("--name")
-    parser.add_argument("--subscribe")
+    parser.add_argument("--subscribe", action="append", default=[])
     parser.add_argument("--ack-on-alert", action="store_true")
     parser.add_argument("--note", nargs=2)
     parser.add_argument("--transport")
@@ -72,8 +72,8 @@ async def main():
         out("REFUSED", json.dumps(str(error)))
         await asyncio.sleep(0.2)
         return 3
-    if args.subscribe:
-        answer = await sio.call("subscribe", json.loads(args.subscribe), timeout=10)
+    for payload in args.subscribe:
+        answer = await sio.call("subscribe", json.loads(payload), timeout=10)
         out("ACK", "subscribe", json.dumps(answer))
     if args.note:
         answer = await sio.call("note", {"device": args.note[0], "text": args.note[1]}, timeout=10)
