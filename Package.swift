@@ -85,7 +85,7 @@ var targets: [Target] = [
     ),
     .target(
         name: "Windowing",
-        dependencies: ["Telemetry", "Kafka", logging, metrics, lifecycle],
+        dependencies: ["Telemetry", "Kafka", logging, metrics, lifecycle, asyncAlgorithms],
         swiftSettings: swiftSettings
     ),
     .target(
@@ -107,7 +107,7 @@ var targets: [Target] = [
     .target(
         name: "FluxgateCLI",
         dependencies: [
-            "Kafka", "MQTT", "Telemetry", "Ingress", "Hub", "Observability", logging, metrics, prometheus, lifecycle,
+            "Kafka", "MQTT", "Telemetry", "Ingress", "Windowing", "Hub", "Observability", logging, metrics, prometheus, lifecycle,
             unixSignals, argumentParser, yams,
         ],
         swiftSettings: swiftSettings
@@ -168,6 +168,11 @@ var targets: [Target] = [
     // Telemetry only in the tests: simulated payloads through the real decoder and alert rules.
     .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Telemetry"], swiftSettings: swiftSettings),
     .testTarget(name: "FluxgateCLITests", dependencies: ["FluxgateCLI"], swiftSettings: swiftSettings),
+    .testTarget(
+        name: "WindowingTests",
+        dependencies: ["Windowing", "FluxgateTesting", "Kafka", "Telemetry", logging, lifecycle],
+        swiftSettings: swiftSettings
+    ),
 ]
 
 // Development aid: `FLUXGATE_ONLY=Kafka,KafkaTests swift build` builds just those targets and

@@ -1,0 +1,33 @@
+import Telemetry
+
+/// Configuration of the ``WindowingService``. Every field has a documented default.
+public struct WindowingServiceConfiguration: Sendable {
+    /// Topic names (prefix `fluxgate.` by default).
+    public var topics = FluxgateTopics()
+    /// Windows, lateness and alert rules. Default: ``TelemetryConfiguration/standard``.
+    public var telemetry = TelemetryConfiguration.standard
+    /// How often the statistics of open windows are published as live updates (`final: false`),
+    /// for devices that sent readings since the last update. `nil` disables live updates.
+    /// Default 5 s.
+    public var statsUpdateInterval: Duration? = .seconds(5)
+    /// How often buffered outputs are produced and the wall clock is applied (`advance(now:)`),
+    /// closing windows of silent devices and firing offline rules. Default 50 ms.
+    public var flushInterval: Duration = .milliseconds(50)
+    /// Outputs buffered before a flush is forced regardless of ``flushInterval``. Default 5 000.
+    public var maxPendingOutputs = 5_000
+    /// Least time between two snapshots of one partition's state to the changelog topic. Input
+    /// offsets are committed only up to the last confirmed snapshot, so this bounds the replay
+    /// after a restart. Default 1 s.
+    public var snapshotInterval: Duration = .seconds(1)
+    /// Backoff between attempts when Kafka refuses outputs. Default 100 ms doubling to 5 s.
+    public var retryBackoff: (minimum: Duration, maximum: Duration) = (.milliseconds(100), .seconds(5))
+    /// How long restoring the changelog may take before the stage gives up with an error.
+    /// Default 60 s.
+    public var restoreTimeout: Duration = .seconds(60)
+
+    /// The compacted changelog topic holding partition snapshots: `<prefix>windowing-state`.
+    public var changelogTopic: String { topics.prefix + "windowing-state" }
+
+    /// The default configuration.
+    public init() {}
+}

@@ -1,0 +1,415 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AsyncAlgorithms
+import Kafka
+import Logging
+import Metrics
+import ServiceLifecycle
+import Synchronization
+import Telemetry
+
+/// The windowing stage: readings in, rolling statistics and alert transitions out.
+///
+/// A member of consumer group `fluxgate-windowing` (see ``WindowingService/groupID``) reading
+/// the readings and operator topics. Each assigned readings partition has its own
+/// `WindowAggregator` and `AlertEvaluator` (keys are device ids, so a device's readings all
+/// land in one partition). Closed windows (and throttled live updates of open ones) go to the
+/// stats topic, alert transitions to the alerts topic, both keyed by device id; a wall-clock
+/// tick closes windows of silent devices and fires offline rules; operator acknowledgements
+/// become `acknowledged` transitions.
+///
+/// At least once, restart- and rebalance-safe: outputs are produced first; once Kafka confirmed
+/// them, the partition's state is snapshotted to the changelog topic together with the offset it
+/// covers; only once the snapshot is confirmed are the input offsets marked done. On assignment
+/// the newest snapshot is restored and records it already covers are skipped; a replay re-emits
+/// the same stats keys and alert ids (see docs/windowing.md).
+///
+/// Run it in a `ServiceGroup` after the producer: it runs the consumer itself.
+public final class WindowingService: Service, Sendable {
+    /// The consumer group of the stage.
+    public static let groupID = "fluxgate-windowing"
+
+    private let configuration: WindowingServiceConfiguration
+    private let consumer: KafkaConsumer
+    private let producer: KafkaProducer
+    private let changelog: StateChangelog
+    private let logger: Logger
+    private let onReady: @Sendable () -> Void
+    private let metrics = WindowingMetrics()
+    private let appliedCount = Atomic<Int>(0)
+
+    /// Readings applied to the state so far (replayed duplicates not counted).
+    public var applied: Int { appliedCount.load(ordering: .relaxed) }
+
+    /// - Parameters:
+    ///   - consumer: a consumer, not running yet, of the readings and operator topics in group
+    ///     ``groupID`` (see ``consumerConfiguration(bootstrapServers:topics:)``); the service runs it.
+    ///   - producer: an idempotent producer, running (start it before this service).
+    ///   - bootstrapServers: for reading the changelog on assignment.
+    ///   - onReady: called when the first partitions are assigned.
+    public init(
+        configuration: WindowingServiceConfiguration,
+        consumer: KafkaConsumer,
+        producer: KafkaProducer,
+        bootstrapServers: [String],
+        logger: Logger,
+        onReady: @escaping @Sendable () -> Void = {}
+    ) {
+        self.configuration = configuration
+        self.consumer = consumer
+        self.producer = producer
+        self.changelog = StateChangelog(
+            bootstrapServers: bootstrapServers,
+            topic: configuration.changelogTopic,
+            timeout: configuration.restoreTimeout,
+            logger: logger
+        )
+        self.logger = logger
+        self.onReady = onReady
+    }
+
+    /// The consumer configuration the stage needs: group ``groupID`` on the readings and
+    /// operator topics, from the earliest offset when the group has none.
+    public static func consumerConfiguration(bootstrapServers: [String], topics: FluxgateTopics) -> KafkaConsumerConfiguration {
+        var configuration = KafkaConsumerConfiguration(
+            bootstrapServers: bootstrapServers,
+            consumptionStrategy: .group(id: groupID, topics: [topics.readings, topics.operatorActions])
+        )
+        configuration.clientID = "fluxgate-windowing"
+        configuration.autoOffsetReset = .earliest
+        // Co-partitioning of readings and operator acknowledgements relies on the range assignor.
+        configuration.additionalProperties["partition.assignment.strategy"] = "range"
+        return configuration
+    }
+
+    enum Event: Sendable {
+        case record(KafkaConsumerRecord)
+        case rebalance(KafkaRebalanceEvent)
+        case tick
+    }
+
+    /// Consumes, aggregates and produces until graceful shutdown.
+    public func run() async throws {
+        let channel = AsyncChannel<Event>()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { [consumer] in try await consumer.run() }
+            group.addTask { [consumer] in
+                for await record in consumer.records {
+                    await channel.send(.record(record))
+                }
+                channel.finish()
+            }
+            group.addTask { [consumer] in
+                for await event in consumer.rebalanceEvents {
+                    await channel.send(.rebalance(event))
+                }
+            }
+            group.addTask { [configuration] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: configuration.flushInterval)
+                    await channel.send(.tick)
+                }
+            }
+            let loop = Loop(service: self)
+            do {
+                for await event in channel {
+                    try await loop.handle(event)
+                }
+                try await loop.flush(final: true)
+            } catch {
+                consumer.close()
+                group.cancelAll()
+                throw error
+            }
+            group.cancelAll()
+        }
+        logger.info("windowing stopped")
+    }
+
+    // MARK: - The loop
+
+    /// The state of the loop, owned by ``run()``'s task.
+    final class Loop {
+        let service: WindowingService
+        var partitions: [Int: PartitionProcessor] = [:]
+        var assigned: Set<KafkaTopicPartition> = []
+        var readyReported = false
+        var cache: [String: PartitionSnapshot]?
+        var cacheStale = true
+        var pending: [(partition: Int?, record: KafkaProducerRecord)] = []
+        var operatorDone: [KafkaConsumerRecord] = []
+        var lastFlush = ContinuousClock.now
+        var lastUpdate = ContinuousClock.now
+
+        init(service: WindowingService) { self.service = service }
+
+        var topics: FluxgateTopics { service.configuration.topics }
+
+        func handle(_ event: Event) async throws {
+            switch event {
+            case .record(let record):
+                if record.topic == topics.readings {
+                    try await handleReading(record)
+                } else if record.topic == topics.operatorActions {
+                    try await handleOperator(record)
+                }
+                if pending.count >= service.configuration.maxPendingOutputs {
+                    try await flush(final: false)
+                }
+            case .rebalance(.assigned(let list)):
+                assigned.formUnion(list)
+                cacheStale = true
+                service.logger.info("partitions assigned", metadata: ["partitions": "\(list)"])
+                // Restore now, so that the clock runs for silent devices of idle partitions too.
+                for tp in list where tp.topic == topics.readings && partitions[tp.partition] == nil {
+                    _ = try await processor(tp.partition)
+                }
+                if !readyReported {
+                    readyReported = true
+                    service.onReady()
+                }
+            case .rebalance(.revoked(let list)):
+                // Send what is pending and snapshot, then forget the state: the next owner
+                // restores it (offsets can no longer be stored; it replays from the snapshot).
+                try await flush(final: true)
+                assigned.subtract(list)
+                for tp in list where tp.topic == topics.readings {
+                    partitions[tp.partition] = nil
+                }
+                service.logger.info("partitions revoked", metadata: ["partitions": "\(list)"])
+            case .tick:
+                try await flush(final: false)
+            }
+        }
+
+        /// The state of readings partition `partition`, restored from the changelog if needed.
+        func processor(_ partition: Int) async throws -> PartitionProcessor {
+            if let existing = partitions[partition] { return existing }
+            if cache == nil || cacheStale {
+                cache = try await service.changelog.load()
+                cacheStale = false
+            }
+            let key = PartitionSnapshot.key(topic: topics.readings, partition: partition)
+            let telemetry = service.configuration.telemetry
+            let snapshot =
+                cache?[key]
+                ?? PartitionSnapshot(
+                    topic: topics.readings,
+                    partition: partition,
+                    nextOffset: nil,
+                    aggregator: WindowAggregator(configuration: telemetry.windowing),
+                    evaluator: AlertEvaluator(rules: telemetry.rules)
+                )
+            var processor = PartitionProcessor(snapshot: snapshot, now: .now)
+            let outputs = processor.reconfigure(telemetry, now: epochMilliseconds())
+            enqueue(outputs, partition: partition)
+            service.logger.info(
+                "partition state ready",
+                metadata: [
+                    "partition": "\(partition)", "restored": "\(cache?[key] != nil)",
+                    "next-offset": "\(snapshot.nextOffset.map(String.init) ?? "none")",
+                ])
+            partitions[partition] = processor
+            return processor
+        }
+
+        func handleReading(_ record: KafkaConsumerRecord) async throws {
+            var processor = try await processor(record.partition)
+            switch processor.admission(of: record.offset) {
+            case .duplicate:
+                service.metrics.replayed.increment()
+                return
+            case .gap(let expected):
+                if let seek = processor.pendingSeek, seek.offset == expected, ContinuousClock.now - seek.since < .seconds(10) {
+                    return  // waiting for the seek to take effect
+                }
+                if processor.pendingSeek == nil {
+                    service.logger.notice(
+                        "records before the state's offset missing; seeking back",
+                        metadata: ["partition": "\(record.partition)", "expected": "\(expected)", "got": "\(record.offset)"])
+                    processor.pendingSeek = (expected, .now)
+                    partitions[record.partition] = processor
+                    do {
+                        try await service.consumer.seek(record.topicPartition, to: .offset(expected))
+                    } catch {
+                        service.logger.warning("seek failed", metadata: ["error": "\(error)"])
+                    }
+                    return
+                }
+                // The seek did not bring the missing records back (deleted by retention?): go on.
+                service.logger.warning(
+                    "records missing from the readings partition; continuing after the gap",
+                    metadata: ["partition": "\(record.partition)", "expected": "\(expected)", "got": "\(record.offset)"])
+            case .apply:
+                break
+            }
+            let outputs = processor.apply(record, arrivedAt: Self.arrivedAt(record))
+            partitions[record.partition] = processor
+            service.appliedCount.add(1, ordering: .relaxed)
+            service.metrics.readings.increment()
+            enqueue(outputs, partition: record.partition)
+        }
+
+        func handleOperator(_ record: KafkaConsumerRecord) async throws {
+            defer { operatorDone.append(record) }
+            guard case .acknowledgement(let id, _, let by, let ts) = try? OperatorRecord.decode(record.value) else { return }
+            // Co-partitioned: the ack of partition p is about a device of readings partition p.
+            var candidates = Array(partitions.keys.sorted())
+            let home = KafkaTopicPartition(topic: topics.readings, partition: record.partition)
+            if partitions[record.partition] == nil, assigned.contains(home) {
+                _ = try await processor(record.partition)
+                candidates = [record.partition] + candidates
+            } else if let index = candidates.firstIndex(of: record.partition) {
+                candidates.swapAt(0, index)
+            }
+            for partition in candidates {
+                guard var processor = partitions[partition] else { continue }
+                if let transition = processor.acknowledge(id: id, at: ts, by: by) {
+                    partitions[partition] = processor
+                    enqueue([.alert(transition)], partition: partition)
+                    service.metrics.acknowledgements.increment()
+                    return
+                }
+            }
+        }
+
+        func enqueue(_ outputs: [WindowingOutput], partition: Int?) {
+            for output in outputs {
+                pending.append((partition, service.record(for: output)))
+            }
+        }
+
+        /// Applies the wall clock, publishes live updates when due, produces everything pending,
+        /// writes due snapshots and marks the inputs they cover done.
+        func flush(final: Bool) async throws {
+            let now = ContinuousClock.now
+            for partition in partitions.keys.sorted() {
+                guard var processor = partitions[partition] else { continue }
+                enqueue(processor.advance(now: now), partition: partition)
+                partitions[partition] = processor
+            }
+            if let interval = service.configuration.statsUpdateInterval, now - lastUpdate >= interval {
+                lastUpdate = now
+                for partition in partitions.keys.sorted() {
+                    guard var processor = partitions[partition] else { continue }
+                    enqueue(processor.openStatistics(), partition: partition)
+                    partitions[partition] = processor
+                }
+            }
+            try await service.produce(pending.map(\.record))
+            pending.removeAll(keepingCapacity: true)
+
+            // Snapshots, then the offsets they cover.
+            var snapshots: [KafkaProducerRecord] = []
+            var covered: [KafkaConsumerRecord] = []
+            for partition in partitions.keys.sorted() {
+                guard var processor = partitions[partition], processor.dirty else { continue }
+                let tp = KafkaTopicPartition(topic: topics.readings, partition: partition)
+                guard
+                    final || processor.snapshotRequired
+                        || now - processor.lastSnapshot >= service.configuration.snapshotInterval
+                else { continue }
+                guard assigned.contains(tp) || assigned.isEmpty else { continue }
+                let bytes: [UInt8]
+                do {
+                    bytes = try processor.snapshot.encoded()
+                } catch {
+                    throw WindowingError(code: .snapshotFailed, message: "Could not encode the state of partition \(partition): \(error)")
+                }
+                snapshots.append(
+                    KafkaProducerRecord(
+                        topic: service.configuration.changelogTopic,
+                        partition: 0,
+                        key: PartitionSnapshot.key(topic: topics.readings, partition: partition),
+                        value: bytes))
+                if let next = processor.snapshot.nextOffset {
+                    covered.append(
+                        KafkaConsumerRecord(topic: topics.readings, partition: partition, offset: next - 1, key: nil, value: []))
+                }
+                processor.dirty = false
+                processor.snapshotRequired = false
+                processor.lastSnapshot = now
+                partitions[partition] = processor
+                service.metrics.snapshotBytes.record(bytes.count)
+            }
+            try await service.produce(snapshots)
+            service.metrics.snapshots.increment(by: Int64(snapshots.count))
+            // Operator records: their effects are in the snapshots just written (forced).
+            covered.append(contentsOf: operatorDone)
+            operatorDone.removeAll(keepingCapacity: true)
+            for record in covered {
+                do {
+                    try service.consumer.markDone(record)
+                } catch {
+                    service.logger.debug("offset not stored", metadata: ["record": "\(record.topicPartition)@\(record.offset)", "error": "\(error)"])
+                }
+            }
+            lastFlush = now
+        }
+
+        static func arrivedAt(_ record: KafkaConsumerRecord) -> Int64 {
+            if let header = record.headers.first(where: { $0.key == ReadingRecord.receivedAtHeader }),
+                let value = Int64(String(decoding: header.value, as: UTF8.self))
+            {
+                return value
+            }
+            return record.timestamp ?? epochMilliseconds()
+        }
+    }
+
+    // MARK: - Producing
+
+    func record(for output: WindowingOutput) -> KafkaProducerRecord {
+        switch output {
+        case .stats(let stats):
+            return KafkaProducerRecord(topic: configuration.topics.stats, key: stats.device.rawValue, value: stats.encoded())
+        case .alert(let transition):
+            return KafkaProducerRecord(topic: configuration.topics.alerts, key: transition.device.rawValue, value: transition.encoded())
+        case .deadLetter(let original, let reason):
+            return KafkaProducerRecord(
+                topic: configuration.topics.deadLetter,
+                key: original.key,
+                value: original.value,
+                headers: original.headers + [
+                    KafkaHeader(key: "fluxgate-error", string: reason),
+                    KafkaHeader(key: "fluxgate-kafka-topic", string: original.topic),
+                ])
+        }
+    }
+
+    /// Produces `records`, retrying refused ones with backoff, until Kafka confirmed all.
+    func produce(_ records: [KafkaProducerRecord]) async throws {
+        var pending = records
+        var backoff = configuration.retryBackoff.minimum
+        while !pending.isEmpty {
+            let results = try await producer.send(batch: pending)
+            var refused: [KafkaProducerRecord] = []
+            var lastError: KafkaError?
+            for (record, result) in zip(pending, results) {
+                if case .failure(let error) = result {
+                    refused.append(record)
+                    lastError = error
+                }
+            }
+            metrics.produced.increment(by: Int64(pending.count - refused.count))
+            pending = refused
+            if let lastError {
+                if lastError.code == .shutDown { throw lastError }
+                metrics.retries.increment(by: Int64(refused.count))
+                logger.warning(
+                    "Kafka refused records; producing them again",
+                    metadata: ["count": "\(refused.count)", "error": "\(lastError)", "backoff": "\(backoff)"])
+                try await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, configuration.retryBackoff.maximum)
+            }
+        }
+    }
+}
+
+/// The wall clock in epoch milliseconds.
+func epochMilliseconds() -> Int64 {
+    var spec = timespec()
+    clock_gettime(CLOCK_REALTIME, &spec)
+    return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
+}
