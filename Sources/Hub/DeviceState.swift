@@ -44,16 +44,21 @@ struct DeviceState: Sendable {
     /// Adds a reading; returns false when it is a duplicate (same `ts` and `seq`).
     mutating func add(reading: Reading, json: JSONValue, cap: Int) -> Bool {
         let stored = StoredReading(ts: reading.ts, seq: reading.seq, json: json)
-        if let last = readings.last, last.ts > reading.ts || (last.ts == reading.ts) {
-            // Out of order or equal time: find the place, reject exact duplicates.
-            var index = readings.count
-            while index > 0, readings[index - 1].ts >= reading.ts {
-                if readings[index - 1].ts == reading.ts, readings[index - 1].seq == reading.seq { return false }
-                index -= 1
-                if readings.count - index > 64 { break }
+        if let last = readings.last, last.ts >= reading.ts {
+            // Out of order or equal time: binary search for the first later reading, then reject
+            // an exact duplicate (same ts and seq) among the equal-time ones before it.
+            var low = 0
+            var high = readings.count
+            while low < high {
+                let middle = (low + high) / 2
+                if readings[middle].ts > reading.ts { high = middle } else { low = middle + 1 }
             }
-            while index < readings.count, readings[index].ts <= reading.ts { index += 1 }
-            readings.insert(stored, at: index)
+            var index = low
+            while index > 0, readings[index - 1].ts == reading.ts {
+                if readings[index - 1].seq == reading.seq { return false }
+                index -= 1
+            }
+            readings.insert(stored, at: low)
         } else {
             readings.append(stored)
         }
@@ -87,6 +92,7 @@ struct DeviceState: Sendable {
 
     /// Drops readings and windows that ended before `since`.
     mutating func prune(since: Int64) {
+        if let first = readings.first, first.ts >= since, !stats.values.contains(where: { $0.end <= since }) { return }
         if let firstKept = readings.firstIndex(where: { $0.ts >= since }) {
             if firstKept > 0 { readings.removeFirst(firstKept) }
         } else {

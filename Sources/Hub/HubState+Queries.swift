@@ -52,7 +52,7 @@ extension HubState {
 
     /// One page of device summaries sorted by id, after `after`; `next` is set when more follow.
     func devicePage(after: String?, limit: Int) -> (devices: [JSONValue], next: String?) {
-        let ids = devices.keys.filter { after == nil || $0.rawValue > after! }.sorted()
+        let ids = devices.keys.filter { id in after.map { id.rawValue > $0 } ?? true }.sorted()
         let page = ids.prefix(limit)
         let next = ids.count > limit ? page.last?.rawValue : nil
         return (page.compactMap { summary(of: $0).map(JSONValue.object) }, next)

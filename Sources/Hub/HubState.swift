@@ -41,11 +41,8 @@ struct HubState: Sendable {
 
     /// Runs `body` on the device's state, creating it unless the device cap is reached.
     private mutating func withDevice<T>(_ id: DeviceID, _ body: (inout DeviceState) -> T) -> T? {
-        if devices[id] == nil {
-            guard devices.count < limits.maxDevices else { return nil }
-            devices[id] = DeviceState()
-        }
-        return body(&devices[id]!)
+        if devices[id] == nil, devices.count >= limits.maxDevices { return nil }
+        return body(&devices[id, default: DeviceState()])
     }
 
     // MARK: - Applying records
@@ -160,15 +157,15 @@ struct HubState: Sendable {
         var events: [HubEvent] = []
         let since = now - limits.historyMillis
         for id in Array(devices.keys) {
-            devices[id]!.prune(since: since)
-            if devices[id]!.status == .online, let arrival = devices[id]!.lastArrival,
-                arrival <= now - limits.offlineMillis
-            {
+            guard var device = devices[id] else { continue }
+            device.prune(since: since)
+            if device.status == .online, let arrival = device.lastArrival, arrival <= now - limits.offlineMillis {
                 let json = DeviceStatusRecord(device: id, status: .offline, ts: now).json
-                devices[id]!.status = .offline
-                devices[id]!.statusJSON = json
+                device.status = .offline
+                device.statusJSON = json
                 events.append(HubEvent(name: .deviceStatus, device: id, payload: json))
             }
+            devices[id] = device
         }
         let clearedBefore = now - limits.clearedRetentionMillis
         for (id, entry) in alerts where entry.transition.state == .cleared && entry.transition.ts < clearedBefore {

@@ -20,7 +20,11 @@ import Testing
         let now: Int64 = 1_000_000
         for ts in [5, 3, 4, 4, 9] as [Int64] { _ = s.apply(reading: reading(now + ts, seq: UInt64(ts)), json: .null, now: now) }
         #expect(s.devices[DeviceID("d")!]!.readings.map(\.ts) == [3, 4, 5, 9].map { now + $0 })
+        // Far out of order (more than a window back) still lands in place.
         for i in 0..<100 { _ = s.apply(reading: reading(now + 100 + Int64(i), seq: nil), json: .null, now: now) }
+        _ = s.apply(reading: reading(now + 150, seq: 7), json: .null, now: now)
+        let all = s.devices[DeviceID("d")!]!.readings.map(\.ts)
+        #expect(all == all.sorted())
         let history = s.history(of: DeviceID("d")!, since: 0, now: now)
         #expect(history["readings"]?.arrayValue?.count == 10)
     }
