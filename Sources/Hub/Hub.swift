@@ -44,7 +44,7 @@ public struct Hub: Sendable {
         let producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
 
         var ioConfiguration = SocketIOConfiguration()
-        ioConfiguration.engine.maxSessions = configuration.maxClients
+        ioConfiguration.engine.maxSessions = configuration.maxClients + max(16, configuration.maxClients / 100)
         ioConfiguration.engine.maxQueuedPackets = configuration.maxQueuedPackets
         ioConfiguration.engine.maxQueuedBytes = configuration.maxQueuedBytes
         ioConfiguration.engine.maxPayload = 100_000

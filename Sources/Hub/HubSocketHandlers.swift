@@ -20,7 +20,19 @@ struct HubSocketHandlers: Sendable {
     func install(on io: SocketIOServer) {
         let tokens = configuration.tokens
         let metrics = self.metrics
-        io.mainNamespace.use { socket in
+        let maxClients = configuration.maxClients
+        io.mainNamespace.use { [weak io] socket in
+            // The Engine.IO cap (maxSessions) is a little higher, so that the client gets this
+            // readable refusal instead of a bare 403.
+            if let io, io.mainNamespace.sockets.count >= maxClients {
+                metrics.connectionRefused(reason: "too-many-clients")
+                throw SocketIOConnectError(
+                    "too-many-clients",
+                    data: .object([
+                        ("code", "too-many-clients"),
+                        ("message", "this hub serves its maximum number of dashboards; try again later or another hub"),
+                    ]))
+            }
             if !tokens.isEmpty {
                 guard let token = socket.handshake.auth["token"]?.stringValue, tokens.contains(token) else {
                     metrics.connectionRefused(reason: "unauthorized")

@@ -228,4 +228,16 @@ struct HubIntegrationTests {
             #expect(!alertsOnly.events.contains { $0.name == "reading" || $0.name == "device-status" })
         }
     }
+
+    @Test func clientsBeyondTheCapAreRefusedReadably() async throws {
+        try await withHubs(configure: { $0.maxClients = 1 }) { _, hubs in
+            let first = try PythonClient.start(hubs[0].url, ["--subscribe", #"{"devices":["*"]}"#])
+            defer { Task { await first.stop() } }
+            try await first.waitForLine { $0.hasPrefix("ACK subscribe") }
+            let second = try PythonClient.start(hubs[0].url)
+            try await second.waitForLine { $0.hasPrefix("CONNECT_ERROR") || $0.hasPrefix("REFUSED") }
+            #expect(second.lines.contains { $0.hasPrefix("CONNECT_ERROR") && $0.contains("too-many-clients") })
+            await second.stop()
+        }
+    }
 }
