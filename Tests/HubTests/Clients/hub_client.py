@@ -55,8 +55,11 @@ async def main():
         out("DISCONNECTED")
 
     async def send_ack(alert_id):
-        answer = await sio.call("alert:ack", {"id": alert_id}, timeout=10)
-        out("ACK", "alert:ack", json.dumps(answer))
+        try:
+            answer = await sio.call("alert:ack", {"id": alert_id}, timeout=10)
+            out("ACK", "alert:ack", json.dumps(answer))
+        except Exception as error:  # a timeout must show in the output, not vanish in a task
+            out("ACK_ERROR", "alert:ack", repr(error))
 
     @sio.on("*")
     async def any_event(event, *data):
