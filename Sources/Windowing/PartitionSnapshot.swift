@@ -23,14 +23,19 @@ public struct PartitionSnapshot: Sendable, Codable {
     /// The changelog key of a readings partition: `<topic>/<partition>`.
     public static func key(topic: String, partition: Int) -> String { "\(topic)/\(partition)" }
 
-    /// Encodes the snapshot as JSON.
+    /// Encodes the snapshot as JSON (non-finite doubles, which the state uses as "none yet",
+    /// as the strings `nan`, `inf`, `-inf`).
     public func encoded() throws -> [UInt8] {
-        Array(try JSONEncoder().encode(self))
+        let encoder = JSONEncoder()
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return Array(try encoder.encode(self))
     }
 
     /// Decodes a snapshot; `nil` for bytes that are not a snapshot of this version.
     public static func decode(_ bytes: [UInt8]) -> PartitionSnapshot? {
-        guard let snapshot = try? JSONDecoder().decode(PartitionSnapshot.self, from: Data(bytes)),
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        guard let snapshot = try? decoder.decode(PartitionSnapshot.self, from: Data(bytes)),
             snapshot.version == 1
         else { return nil }
         return snapshot

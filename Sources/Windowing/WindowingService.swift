@@ -118,6 +118,7 @@ public final class WindowingService: Service, Sendable {
                 }
                 try await loop.flush(final: true)
             } catch {
+                logger.error("windowing failed", metadata: ["error": "\(error)"])
                 consumer.close()
                 group.cancelAll()
                 throw error

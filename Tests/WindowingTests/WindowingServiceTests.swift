@@ -145,6 +145,8 @@ struct WindowingServiceTests {
                 try await waitUntil(10, "cleared alerts") {
                     devices.allSatisfy { device in collected.alerts(device: device).contains { $0.state == .cleared } }
                 }
+                // B restored A's snapshots: it applied only what A had not (no full replay).
+                #expect(windowingB.applied == 14 * devices.count)
             }
         }
         for device in devices {
