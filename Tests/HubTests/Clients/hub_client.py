@@ -36,6 +36,7 @@ async def main():
     args = parser.parse_args()
 
     sio = socketio.AsyncClient(reconnection=False)
+    pending = set()
     auth = {}
     if args.token is not None:
         auth["token"] = args.token
@@ -66,7 +67,10 @@ async def main():
         payload = data[0] if data else None
         out("EVENT", event, json.dumps(payload))
         if args.ack_on_alert and event == "alert" and isinstance(payload, dict) and payload.get("state") == "active":
-            asyncio.ensure_future(send_ack(payload["id"]))
+            # Keep a reference: the event loop holds tasks weakly, an unreferenced one can vanish.
+            task = asyncio.ensure_future(send_ack(payload["id"]))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
 
     transports = [args.transport] if args.transport else ["polling", "websocket"]
     try:
