@@ -1,3 +1,4 @@
+import FluxgateTesting
 import Foundation
 import Kafka
 import Logging

@@ -1,3 +1,4 @@
+import FluxgateTesting
 import Foundation
 import Kafka
 import Logging
@@ -10,31 +11,6 @@ func makeTestLogger(_ label: String) -> Logger {
     var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
     logger.logLevel = ProcessInfo.processInfo.environment["KAFKA_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .error
     return logger
-}
-
-struct TestTimeout: Error, CustomStringConvertible {
-    let what: String
-    var description: String { "Timed out: \(what)" }
-}
-
-/// Runs `body`, failing with `TestTimeout` after `seconds`.
-func withTimeout<T: Sendable>(
-    _ seconds: Double,
-    _ what: String,
-    _ body: @escaping @Sendable () async throws -> T
-) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: .seconds(seconds))
-            return nil
-        }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let value = first else {
-            throw TestTimeout(what: what)
-        }
-        return value
-    }
 }
 
 /// Runs `service` while `body` runs, then cancels it and waits for it to finish.
