@@ -18,7 +18,7 @@ struct HubIntegrationTests {
                 hub.hub.service.store.withState { $0.devices[DeviceID("d1")!]?.readings.count } == 5
             }
             let client = try PythonClient.start(hub.url, ["--subscribe", #"{"devices":["d1"]}"#, "--name", "alice"])
-            defer { Task { await client.stop() } }
+            defer { client.process.kill() }
             try await client.waitForLine { $0.hasPrefix("EVENT history") }
             let ackIndex = try #require(client.lines.firstIndex { $0.hasPrefix("ACK subscribe") })
             let historyIndex = try #require(client.lines.firstIndex { $0.hasPrefix("EVENT history") })
@@ -49,12 +49,12 @@ struct HubIntegrationTests {
     @Test func acknowledgementsAndNotesReachClientsOnAnotherHub() async throws {
         try await withHubs(2) { kafka, hubs in
             let watcher = try PythonClient.start(hubs[1].url, ["--subscribe", #"{"devices":["pump-2"]}"#])
-            defer { Task { await watcher.stop() } }
+            defer { watcher.process.kill() }
             try await watcher.waitForLine { $0.hasPrefix("EVENT history") }
             let operatorClient = try PythonClient.start(
                 hubs[0].url,
                 ["--subscribe", #"{"devices":["pump-2"]}"#, "--name", "alice", "--ack-on-alert", "--note", "pump-2", "  Vent 3 stuck  "])
-            defer { Task { await operatorClient.stop() } }
+            defer { operatorClient.process.kill() }
             try await operatorClient.waitForLine { $0.hasPrefix("ACK note") }
             let noteAck = try #require(operatorClient.lines.first { $0.hasPrefix("ACK note") })
             #expect(noteAck.contains(#""ok": true"#) && noteAck.contains(#""text": "Vent 3 stuck""#))
@@ -104,7 +104,7 @@ struct HubIntegrationTests {
             try await slow.waitForOutput(timeout: .seconds(10)) { $0.contains("SUBSCRIBED") }
             let fast = try PythonClient.start(
                 hub.url, ["--transport", "websocket", "--subscribe", #"{"devices":["*"],"events":["reading"]}"#])
-            defer { Task { await fast.stop() } }
+            defer { fast.process.kill() }
             try await fast.waitForLine { $0.hasPrefix("ACK subscribe") }
             #expect(hub.hub.io.connectionCount == 2)
             let metrics = (0..<60).map { Metric("m\($0)", Double($0) + 0.123456789) }
@@ -186,7 +186,7 @@ struct HubIntegrationTests {
             let start = ContinuousClock.now
             let client = try PythonClient.start(
                 hubs[0].url, ["--subscribe", #"{"devices":["d9"]}"#, "--ack-on-alert", "--note", "d9", "hello"])
-            defer { Task { await client.stop() } }
+            defer { client.process.kill() }
             try await client.waitForLine { $0.hasPrefix("ACK note") }
             let note = try #require(client.lines.first { $0.hasPrefix("ACK note") })
             #expect(note.contains(#""code": "unavailable""#), "\(note)")
@@ -212,9 +212,9 @@ struct HubIntegrationTests {
         try await withHubs { kafka, hubs in
             let both = try PythonClient.start(
                 hubs[0].url, ["--subscribe", #"{"devices":["d5"],"history":false}"#, "--subscribe", #"{"devices":["*"]}"#])
-            defer { Task { await both.stop() } }
+            defer { both.process.kill() }
             let alertsOnly = try PythonClient.start(hubs[0].url, ["--subscribe", #"{"devices":["*"],"events":["alert"]}"#])
-            defer { Task { await alertsOnly.stop() } }
+            defer { alertsOnly.process.kill() }
             try await both.waitForLine { $0.contains(#""devices": ["*"]"#) }
             try await alertsOnly.waitForLine { $0.hasPrefix("ACK subscribe") }
             #expect(alertsOnly.lines.contains { $0.contains(#""events": ["alert"]"#) })
@@ -232,7 +232,7 @@ struct HubIntegrationTests {
     @Test func clientsBeyondTheCapAreRefusedReadably() async throws {
         try await withHubs(configure: { $0.maxClients = 1 }) { _, hubs in
             let first = try PythonClient.start(hubs[0].url, ["--subscribe", #"{"devices":["*"]}"#])
-            defer { Task { await first.stop() } }
+            defer { first.process.kill() }
             try await first.waitForLine { $0.hasPrefix("ACK subscribe") }
             let second = try PythonClient.start(hubs[0].url)
             try await second.waitForLine { $0.hasPrefix("CONNECT_ERROR") || $0.hasPrefix("REFUSED") }
