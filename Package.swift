@@ -142,7 +142,8 @@ var targets: [Target] = [
     ),
     .testTarget(
         name: "SocketIOTests",
-        dependencies: ["SocketIO", hummingbird, hummingbirdWebSocket, nioCore, nioPosix],
+        dependencies: ["SocketIO", "FluxgateTesting", hummingbird, hummingbirdWebSocket, nioCore, nioPosix],
+        exclude: ["Clients"],
         swiftSettings: swiftSettings
     ),
     .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"], swiftSettings: swiftSettings),

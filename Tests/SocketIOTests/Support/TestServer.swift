@@ -50,6 +50,7 @@ enum TestServer {
         _ configuration: SocketIOConfiguration = relaxedConfiguration(),
         setUp: @Sendable (SocketIOServer) -> Void = installConformanceHandlers,
         timeout: Duration = .seconds(20),
+        routes: @Sendable (Router<BasicWebSocketRequestContext>) -> Void = { _ in },
         _ body: @escaping @Sendable (Running) async throws -> T
     ) async throws -> T {
         let io = SocketIOServer(configuration: configuration)
@@ -60,6 +61,7 @@ enum TestServer {
         let router = Router(context: BasicWebSocketRequestContext.self)
         echo.mount(on: router, at: "/engine.io")
         io.mount(on: router)
+        routes(router)
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
         var logger = Logger(label: "SocketIOTests")
         logger.logLevel = .critical  // cancellation at the end of each test logs at error level
