@@ -98,7 +98,7 @@ var targets: [Target] = [
     ),
     .target(
         name: "Simulator",
-        dependencies: [yams, logging, lifecycle],
+        dependencies: ["MQTT", yams, logging, lifecycle],
         swiftSettings: swiftSettings
     ),
 
@@ -107,7 +107,7 @@ var targets: [Target] = [
     .target(
         name: "FluxgateCLI",
         dependencies: [
-            "Kafka", "MQTT", "Telemetry", "Ingress", "Windowing", "Hub", "Observability", logging, metrics, prometheus, lifecycle,
+            "Kafka", "MQTT", "Telemetry", "Ingress", "Windowing", "Hub", "Simulator", "Observability", logging, metrics, prometheus, lifecycle,
             unixSignals, argumentParser, yams,
         ],
         swiftSettings: swiftSettings
@@ -168,7 +168,11 @@ var targets: [Target] = [
     ),
     // Telemetry only in the tests: simulated payloads through the real decoder and alert rules.
     .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Telemetry"], swiftSettings: swiftSettings),
-    .testTarget(name: "FluxgateCLITests", dependencies: ["FluxgateCLI"], swiftSettings: swiftSettings),
+    .testTarget(
+        name: "FluxgateCLITests",
+        dependencies: ["FluxgateCLI", "FluxgateTesting", "MQTT", "fluxgate", logging],
+        swiftSettings: swiftSettings
+    ),
     .testTarget(
         name: "WindowingTests",
         dependencies: ["Windowing", "FluxgateTesting", "Kafka", "Telemetry", logging, lifecycle],
