@@ -1,12 +1,29 @@
+import Kafka
+import Observability
 import ServiceLifecycle
+import Telemetry
+import Windowing
 
 extension DemoPipeline {
-    /// The windowing stage (statistics and alerts).
-    ///
-    /// TODO: add the windowing stage (KafkaProducer + KafkaConsumer + WindowingService, as
-    /// `fluxgate windowing` builds them) once Sources/Windowing's WindowingService is committed;
-    /// until then the demo shows readings and device status but no statistics or alerts.
+    /// The windowing stage with the built-in standard windows and alert rules (as
+    /// `fluxgate windowing` without --rules): a producer, then the service that runs its consumer.
     func windowing() throws -> [any Service] {
-        []
+        var configuration = WindowingServiceConfiguration()
+        configuration.topics = topics
+        configuration.telemetry = .standard
+        var producerConfiguration = KafkaProducerConfiguration(bootstrapServers: kafkaBrokers)
+        producerConfiguration.clientID = "fluxgate-demo-windowing"
+        let producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
+        let consumer = try KafkaConsumer(
+            configuration: WindowingService.consumerConfiguration(bootstrapServers: kafkaBrokers, topics: topics),
+            logger: logger
+        )
+        let readiness = runtime.readiness
+        readiness.register("partitions-assigned")
+        let service = WindowingService(
+            configuration: configuration, consumer: consumer, producer: producer, bootstrapServers: kafkaBrokers,
+            logger: logger, onReady: { readiness.ready("partitions-assigned") }
+        )
+        return [producer, service]
     }
 }

@@ -9,7 +9,8 @@ import Simulator
 import Telemetry
 
 /// The demo's stages against its own mosquitto and dev Kafka cluster, as services in start order:
-/// ingress (producer, then the service that runs its MQTT client), windowing, hub, then the
+/// ingress (producer, then the service that runs its MQTT client), windowing (producer, then the
+/// service that runs its consumer; DemoPipeline+Windowing.swift), hub, then the
 /// simulator's MQTT client and the simulator.
 struct DemoPipeline {
     let mqttPort: Int
