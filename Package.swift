@@ -175,7 +175,8 @@ var targets: [Target] = [
     ),
     .testTarget(
         name: "WindowingTests",
-        dependencies: ["Windowing", "FluxgateTesting", "Kafka", "Telemetry", logging, lifecycle],
+        // Runs the fluxgate executable (the SIGKILL test); the dependency makes sure it is built.
+        dependencies: ["Windowing", "FluxgateTesting", "Kafka", "Telemetry", "fluxgate", logging, lifecycle],
         swiftSettings: swiftSettings
     ),
 ]
