@@ -15,14 +15,17 @@ struct DemoCommand: AsyncParsableCommand {
         commandName: "demo",
         abstract: "Run the whole pipeline in one process: own mosquitto, dev Kafka, every stage, a simulated fleet.",
         discussion: """
-            Starts mosquitto (the Debian package; bash scripts/bootstrap.sh installs it) on a free
-            loopback port with a generated configuration in a temporary folder, the development
-            Kafka cluster in-process with Fluxgate's topics, the ingress, the windowing stage
-            (standard windows and alert rules), the hub on --http-port and the simulator
-            publishing the demo fleet (devices/demo.yaml, built in). Prints the dashboard URL on
-            stdout once every stage is ready. Ctrl-C or SIGTERM stops everything (mosquitto
-            included) within 10 s. Everything listens on 127.0.0.1 only and is kept in
-            memory: nothing survives the demo.
+            Starts mosquitto (the Debian package; bash scripts/bootstrap.sh
+            installs it) on a free loopback port with a generated
+            configuration in a temporary folder, the development Kafka
+            cluster in-process with Fluxgate's topics, the ingress, the
+            windowing stage (standard windows and alert rules), the hub on
+            --http-port and the simulator publishing the demo fleet
+            (devices/demo.yaml, built in). Prints the dashboard URL on
+            stdout once every stage is ready. Ctrl-C or SIGTERM stops
+            everything (mosquitto included) within 10 s. Everything listens
+            on 127.0.0.1 only and is kept in memory: nothing survives the
+            demo.
 
             Exit status 69 when mosquitto is not installed.
 

@@ -12,19 +12,22 @@ struct SimulateCommand: AsyncParsableCommand {
         commandName: "simulate",
         abstract: "Publish a simulated device fleet over MQTT in real time.",
         discussion: """
-            Publishes each device's readings on devices/{id}/telemetry (QoS from the profile, 1 by
-            default) and its retained status (online/offline) on devices/{id}/status, in real time,
-            over one MQTT connection with a bounded number of publications in flight. The same
-            --seed gives the same values, events and order. A live progress line goes to stderr.
-            --ground-truth writes what the run injects (spikes, stuck sensors, offline periods,
-            late readings) as JSON lines before publishing starts; it needs --duration or --count.
-            When the run ends (limit reached, SIGINT or SIGTERM) every device is marked offline.
-            Exit status 1 when a publication failed.
+            Publishes each device's readings on devices/{id}/telemetry (QoS
+            from the profile, 1 by default) and its retained status
+            (online/offline) on devices/{id}/status, in real time, over one
+            MQTT connection with a bounded number of publications in flight.
+            The same --seed gives the same values, events and order. A live
+            progress line goes to stderr. --ground-truth writes what the run
+            injects (spikes, stuck sensors, offline periods, late readings)
+            as JSON lines before publishing starts; it needs --duration or
+            --count. When the run ends (limit reached, SIGINT or SIGTERM)
+            every device is marked offline. Exit status 1 when a publication
+            failed.
 
             Examples:
               fluxgate simulate --mqtt-url mqtt://127.0.0.1:1883
-              fluxgate simulate --fleet devices/test.yaml --rate 500 --duration 1m --seed 7 \\
-                  --ground-truth truth.jsonl
+              fluxgate simulate --fleet devices/test.yaml --rate 500 --duration 1m \\
+                  --seed 7 --ground-truth truth.jsonl
               FLUXGATE_MQTT_URL=mqtt://broker:1883 fluxgate simulate --count 10000
             """
     )

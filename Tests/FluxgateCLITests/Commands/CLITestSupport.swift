@@ -10,9 +10,10 @@ enum CLITestSupport {
     /// `GET url` with curl: the status code (0 when nothing answered) and the body.
     static func get(_ url: String) async throws -> (status: Int, body: String) {
         let curl = try ChildProcess.spawn(
-            "/usr/bin/curl", arguments: ["-s", "--max-time", "5", "-o", "-", "-w", "\n%{http_code}", url])
+            "/usr/bin/curl", arguments: ["-s", "--max-time", "5", "-o", "-", "-w", "\n%{http_code}\n", url])
         _ = try await curl.waitForExit(timeout: .seconds(10))
-        try await Task.sleep(for: .milliseconds(20))  // let the output handler take the last bytes
+        // The status line comes last; the output handler may still be reading it.
+        try? await curl.waitForOutput(timeout: .seconds(2)) { $0.last.flatMap { Int($0) } != nil }
         let lines = curl.outputLines
         let status = lines.last.flatMap { Int($0) } ?? 0
         return (status, lines.dropLast().joined(separator: "\n"))
@@ -23,10 +24,11 @@ enum CLITestSupport {
         kill(pid, 0) == 0 || errno == EPERM
     }
 
-    /// The first integer after `key=` in `lines` (log metadata), if any.
+    /// The first integer after `key=` (or after `key` when it ends with `:`) in `lines` (log
+    /// metadata), if any.
     static func metadataInteger(_ key: String, in lines: [String]) -> Int32? {
         for line in lines {
-            guard let range = line.range(of: "\(key)=") else { continue }
+            guard let range = line.range(of: key.hasSuffix(":") ? key : "\(key)=") else { continue }
             let digits = line[range.upperBound...].prefix { $0.isNumber }
             if let value = Int32(digits) { return value }
         }

@@ -56,6 +56,11 @@ struct DemoCommandTests {
         #expect(stopTime < .seconds(10), "stopped in \(stopTime)")
         // The broker was our child: it is gone (reaped), not merely signalled.
         try await waitUntil(5, "mosquitto \(mosquittoPID) gone") { !CLITestSupport.processExists(mosquittoPID) }
+        // Its temporary folder (named after its port) is removed.
+        let mqttPort = try #require(CLITestSupport.metadataInteger("mqtt=127.0.0.1:", in: demo.errorLines))
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: FileManager.default.temporaryDirectory.path)
+            .filter { $0.hasPrefix("fluxgate-demo-mosquitto-\(mqttPort)-") }
+        #expect(leftovers.isEmpty, "left behind: \(leftovers)")
     }
 
     @Test("a clear message and exit status 69 when mosquitto is not installed", .timeLimit(.minutes(1)))
