@@ -95,7 +95,7 @@ struct SimulateCommand: AsyncParsableCommand {
                 FileHandle.standardError.write(Data(progress.progressLine().utf8))
             }
         } catch {
-            throw ConfigurationError(.invalidValue, "rate: \(error.description)")
+            throw ConfigurationError(.invalidValue, error.description)
         }
         if let truthPath, let truth = simulator.plannedGroundTruth(startMilliseconds: start) {
             do {

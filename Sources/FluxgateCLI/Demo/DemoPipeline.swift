@@ -57,7 +57,7 @@ struct DemoPipeline {
         do throws(ProfileError) {
             service = try SimulatorService(configuration: simulator, sink: sink, logger: logger)
         } catch {
-            throw ConfigurationError(.invalidValue, "rate: \(error.description)")
+            throw ConfigurationError(.invalidValue, error.description)
         }
         let deviceIDs = service.pacedFleet.devices.map(\.id)
         return [client, SimulationRun(simulator: service, sink: sink, deviceIDs: deviceIDs, logger: logger)]
