@@ -1,5 +1,6 @@
 import Foundation
 import FluxgateTesting
+import Synchronization
 import Kafka
 import Testing
 import Telemetry
@@ -137,7 +138,8 @@ struct WindowingServiceTests {
                 try await waitUntil(10, "all 16 readings applied") { windowingA.applied >= 16 * devices.count }
             }
             try await environment.produce(readings(16..<30), with: feeder)
-            let (producerB, windowingB) = try environment.makeWindowing()
+            let assignedB = Mutex(false)
+        let (producerB, windowingB) = try environment.makeWindowing(onReady: { assignedB.withLock { $0 = true } })
             try await whileRunning([producerB, windowingB], logger: testLogger) {
                 try await waitUntil(60, "all final windows after the restart") {
                     devices.allSatisfy { collected.finalWindows(device: $0).count >= 3 }
@@ -166,6 +168,63 @@ struct WindowingServiceTests {
             #expect(Set(alerts.map(\.id)).count == 1, "\(device): \(alerts)")
             #expect(transitionsAreConsistent(alerts), "\(device): \(alerts.map(\.state))")
             #expect(alerts.first { $0.state == .cleared }?.ts == start + 18_000)
+        }
+    }
+}
+
+/// A second instance joins the group mid-stream: partitions move with their state.
+@Suite("WindowingService rebalance", .serialized, .timeLimit(.minutes(3)))
+struct WindowingRebalanceTests {
+    @Test func secondInstanceJoinsMidStream() async throws {
+        let environment = try WindowingEnvironment()
+        defer { environment.cluster.shutdown() }
+        let start = alignedStart(windowsBack: 6)
+        @Sendable func temperature(_ index: Int) -> Double {
+            (14...17).contains(index) ? 34.0 : 20.0 + Double(index % 3) * 0.5
+        }
+        // Enough devices that both partitions hold some.
+        let devices = (1...8).map { "m-\($0)" }
+        @Sendable func readings(_ range: Range<Int>) -> [Reading] {
+            devices.flatMap { device in
+                range.map { reading(device, ts: start + Int64($0) * 1000, seq: UInt64($0), temperature: temperature($0)) }
+            }
+        }
+        let collected = try environment.makeCollector()
+        let feeder = try environment.makeProducer()
+        let (producerA, windowingA) = try environment.makeWindowing()
+        let assignedB = Mutex(false)
+        let (producerB, windowingB) = try environment.makeWindowing(onReady: { assignedB.withLock { $0 = true } })
+        try await whileRunning([feeder, collected, producerA, windowingA], logger: testLogger) {
+            try await environment.produce(readings(0..<16), with: feeder)
+            try await waitUntil(60, "first windows and active alerts") {
+                devices.allSatisfy { device in
+                    collected.finalWindows(device: device).count >= 1 && !collected.alerts(device: device).isEmpty
+                }
+            }
+            try await whileRunning([producerB, windowingB], logger: testLogger) {
+                try await environment.produce(readings(16..<20), with: feeder)
+                try await waitUntil(60, "B got partitions") { assignedB.withLock { $0 } }
+                try await environment.produce(readings(20..<30), with: feeder)
+                try await waitUntil(60, "all final windows") {
+                    devices.allSatisfy { collected.finalWindows(device: $0).count >= 3 }
+                }
+                try await waitUntil(10, "cleared alerts") {
+                    devices.allSatisfy { device in collected.alerts(device: device).contains { $0.state == .cleared } }
+                }
+            }
+        }
+        #expect(windowingB.applied > 0)
+        for device in devices {
+            let expected = naiveWindows(readings(0..<30).filter { $0.device.rawValue == device })
+            let windows = collected.finalWindows(device: device)
+            #expect(Set(windows.keys) == Set(expected.keys), "\(device)")
+            for (key, naive) in expected {
+                let stats = try #require(windows[key])
+                #expect(naive.matches(stats), "\(key): \(stats) vs \(naive)")
+            }
+            let alerts = collected.alerts(device: device).filter { $0.rule == "overheating" }
+            #expect(Set(alerts.map(\.id)).count == 1, "\(device): \(alerts)")
+            #expect(transitionsAreConsistent(alerts), "\(device): \(alerts.map(\.state))")
         }
     }
 }

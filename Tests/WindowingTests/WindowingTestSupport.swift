@@ -54,7 +54,10 @@ struct WindowingEnvironment: Sendable {
     }
 
     /// A windowing service with its own consumer and producer (run the producer first).
-    func makeWindowing(statsUpdateInterval: Duration? = nil) throws -> (KafkaProducer, WindowingService) {
+    func makeWindowing(
+        statsUpdateInterval: Duration? = nil,
+        onReady: @escaping @Sendable () -> Void = {}
+    ) throws -> (KafkaProducer, WindowingService) {
         var configuration = WindowingServiceConfiguration()
         configuration.topics = topics
         configuration.telemetry = try TelemetryConfiguration.parse(yaml: testRulesYAML)
@@ -67,7 +70,8 @@ struct WindowingEnvironment: Sendable {
         let consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: testLogger)
         let producer = try makeProducer()
         let service = WindowingService(
-            configuration: configuration, consumer: consumer, producer: producer, bootstrapServers: servers, logger: testLogger)
+            configuration: configuration, consumer: consumer, producer: producer, bootstrapServers: servers, logger: testLogger,
+            onReady: onReady)
         return (producer, service)
     }
 
