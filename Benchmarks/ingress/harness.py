@@ -207,7 +207,8 @@ def run(args, work):
             target = base + args.readings
             broker_cpu0, kafka_cpu0 = cpu_seconds(broker.pid), cpu_seconds(kafka.pid)
             t_start = time.time()
-            procs = start(c)
+            http = free_port()
+            procs = start(c, http_port=http)
             profiler = None
             if args.perf and c == "A":
                 profiler = spawn(["perf", "record", "-F", "499", "-g", "-o", os.path.join(work, "perf-a-%d.data" % (rnd + 1)),
@@ -237,6 +238,13 @@ def run(args, work):
                     time.sleep(0.02)
             elapsed = time.time() - t_start
             cpu += sum(cpu_seconds(p.pid) for p in procs)
+            batches = ""
+            if c == "A":
+                text = _metrics(http)
+                if text:
+                    _, total, count = _histogram(text)
+                    batches = "; %d batches, mean %.0f readings and %.1f ms ack latency per batch" % (
+                        count, (n - base) / count if count else 0, total / count * 1e3 if count else 0)
             broker_cpu, kafka_cpu = cpu_seconds(broker.pid) - broker_cpu0, cpu_seconds(kafka.pid) - kafka_cpu0
             stop_all(procs)
             if profiler:
@@ -248,7 +256,7 @@ def run(args, work):
             results[c].append(res)
             log("round %d %s: %d records in %.2f s = %.0f/s, CPU %.2f s (%.2f s per million); mosquitto %.2f s, dev Kafka %.2f s%s"
                 % (rnd + 1, c, done, elapsed, res["rate"], cpu, res["cpu_per_m"], broker_cpu, kafka_cpu,
-                   "" if res["complete"] else "  INCOMPLETE (timeout)"))
+                   "" if res["complete"] else "  INCOMPLETE (timeout)") + batches)
 
     # --- latency of the ingress at a steady rate ---
     latency = None
