@@ -53,3 +53,40 @@ struct PartitionSnapshotTests {
         }
     }
 }
+
+extension PartitionSnapshotTests {
+    /// The size of a snapshot under the standard configuration: 10 devices, 4 metrics, one
+    /// reading per second for 5 minutes (printed; bounded loosely so a blow-up fails).
+    @Test func snapshotSizeUnderStandardConfiguration() throws {
+        let configuration = TelemetryConfiguration.standard
+        var processor = PartitionProcessor(
+            snapshot: PartitionSnapshot(
+                topic: "t", partition: 0, nextOffset: nil,
+                aggregator: WindowAggregator(configuration: configuration.windowing),
+                evaluator: AlertEvaluator(rules: configuration.rules)),
+            now: .now)
+        let base: Int64 = 1_764_400_000_000
+        var offset: Int64 = 0
+        for second in 0..<300 {
+            for device in 0..<10 {
+                let ts = base + Int64(second) * 1000
+                let reading = Reading(
+                    device: DeviceID("dev-\(device)")!, ts: ts, seq: UInt64(second),
+                    metrics: [
+                        Metric("temperature", 20 + Double((second * 7 + device) % 50) / 10),
+                        Metric("humidity", 50 + Double(second % 13)),
+                        Metric("pressure", 1000 + Double(second % 17) / 3),
+                        Metric("vibration_rms", Double(second % 11) / 4),
+                    ])
+                let record = KafkaConsumerRecord(
+                    topic: "t", partition: 0, offset: offset, key: nil, value: ReadingRecord.encode(reading))
+                _ = processor.apply(record, arrivedAt: ts)
+                offset += 1
+            }
+        }
+        let bytes = try processor.snapshot.encoded()
+        print("snapshot: \(bytes.count) bytes for 10 devices x 4 metrics, standard windows, after 5 min")
+        #expect(bytes.count < 2_000_000)
+        #expect(PartitionSnapshot.decode(bytes) != nil)
+    }
+}
