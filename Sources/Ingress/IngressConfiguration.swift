@@ -20,6 +20,11 @@ public struct IngressConfiguration: Sendable {
     /// At most this many bytes of a rejected payload are kept in its dead letter.
     public var maxDeadLetterBytes = 512 * 1024
 
+    /// How many batches may wait for Kafka's confirmation at once (each is acknowledged to the
+    /// broker when its own records are confirmed). Overlapping them keeps the stage busy while
+    /// Kafka confirms; memory stays bounded by the MQTT client's buffer limit. Default 4.
+    public var maxBatchesInFlight = 4
+
     /// First and longest pause between attempts to produce records Kafka refused.
     public var retryBackoff: (minimum: Duration, maximum: Duration) = (.milliseconds(100), .seconds(5))
 

@@ -32,6 +32,7 @@ public final class IngressService: Service, Sendable {
     private let metrics = IngressMetrics()
     private let onReady: @Sendable () -> Void
     private let forwardedCount = Atomic<Int>(0)
+    private let inFlightCount = Atomic<Int>(0)
 
     /// MQTT messages this instance has forwarded to Kafka and acknowledged so far.
     public var forwarded: Int { forwardedCount.load(ordering: .relaxed) }
@@ -84,13 +85,29 @@ public final class IngressService: Service, Sendable {
                     // Stopped before the subscriptions were in place: nothing to report.
                 }
             }
-            for await batch in mqtt.messages {
-                try await forward(batch)
-            }
+            try await forwardPipelined(mqtt.messages)
             // The stream ends when the client stops: rethrow its error, if any.
             try await group.waitForAll()
         }
         logger.info("ingress stopped")
+    }
+
+    /// Forwards batches with up to `maxBatchesInFlight` of them waiting for Kafka at once, so that
+    /// reading and decoding the next batch overlaps the previous one's confirmation. Each batch
+    /// is still acknowledged only once all of its own records are confirmed.
+    private func forwardPipelined(_ batches: MQTTMessages) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { pipeline in
+            var inFlight = 0
+            for await batch in batches {
+                if inFlight >= configuration.maxBatchesInFlight {
+                    try await pipeline.next()
+                    inFlight -= 1
+                }
+                pipeline.addTask { try await self.forward(batch) }
+                inFlight += 1
+            }
+            try await pipeline.waitForAll()
+        }
     }
 
     /// Produces every message of `batch` to Kafka, retrying refused records, then acknowledges it.
@@ -98,7 +115,7 @@ public final class IngressService: Service, Sendable {
         let started = ContinuousClock.now
         let receivedAt = Self.epochMilliseconds()
         metrics.received.increment(by: Int64(batch.count))
-        metrics.inFlight.record(batch.count)
+        metrics.inFlight.record(inFlightCount.add(batch.count, ordering: .relaxed).newValue)
 
         var records: [KafkaProducerRecord] = []
         var outcomes: [IngressRouting.Outcome] = []
@@ -140,7 +157,7 @@ public final class IngressService: Service, Sendable {
 
         batch.acknowledge()
         forwardedCount.add(batch.count, ordering: .relaxed)
-        metrics.inFlight.record(0)
+        metrics.inFlight.record(inFlightCount.subtract(batch.count, ordering: .relaxed).newValue)
         metrics.ackLatency.recordNanoseconds(Self.nanoseconds(ContinuousClock.now - started))
     }
 

@@ -55,7 +55,10 @@ struct IngressCommand: AsyncParsableCommand {
         }
         configuration.sharedSubscriptionGroup = group.isEmpty ? nil : group
         let httpPort = try resolver.required(Self.httpPortSetting, expected: "a port number 0-65535", ValueParsers.port)
-        let producerConfiguration = try kafka.producerConfiguration(resolver, clientID: "fluxgate-ingress")
+        var producerConfiguration = try kafka.producerConfiguration(resolver, clientID: "fluxgate-ingress")
+        // The ingress hands whole batches over at once: lingering longer only delays each
+        // batch's confirmation (and so its MQTT acknowledgement).
+        producerConfiguration.linger = .milliseconds(1)
         var mqttConfiguration = try mqtt.configuration(resolver, defaultClientID: MQTTOptions.defaultClientID("ingress"))
         mqttConfiguration.acknowledgement = .deferred
         mqttConfiguration.cleanStart = false
