@@ -38,8 +38,9 @@ public final class IngressService: Service, Sendable {
     public var forwarded: Int { forwardedCount.load(ordering: .relaxed) }
 
     /// - Parameters:
-    ///   - mqtt: a client that is not running yet (the ingress runs it), with deferred acknowledgement, a stable client id, clean start off and
-    ///     a session expiry long enough to outlive a restart.
+    ///   - mqtt: a client that is not running yet (the ingress runs it), with deferred
+    ///     acknowledgement, a stable client id, clean start off and a session expiry long enough
+    ///     to outlive a restart.
     ///   - producer: an idempotent producer (the default configuration).
     ///   - onReady: called once the subscriptions are in place.
     public init(
