@@ -20,6 +20,21 @@ struct DemoCommandTests {
                 "--vendor-dir", root.appendingPathComponent("vendor").path,
             ])
         defer { demo.kill() }
+        do {
+            try await checkDemo(demo, port: port)
+        } catch {
+            // A failed check must not leave the demo's broker behind: SIGKILL would orphan it.
+            _ = try? await demo.stop(grace: .seconds(10))
+            if let pid = CLITestSupport.metadataInteger("mosquitto-pid", in: demo.errorLines),
+                CLITestSupport.processExists(pid), demo.exitStatus != nil
+            {
+                kill(pid, SIGKILL)
+            }
+            throw error
+        }
+    }
+
+    func checkDemo(_ demo: ChildProcess, port: Int) async throws {
         let url = "http://127.0.0.1:\(port)/"
         try await demo.waitForOutput(timeout: .seconds(60)) { $0.contains(url) }
         #expect(demo.outputLines.first == url)
