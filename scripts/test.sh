@@ -15,3 +15,7 @@ swift build --build-tests
 
 echo "== tests"
 swift test --skip-build
+
+# libFuzzer on the SocketIO decoders (separate sanitizer build in .build-fuzz; ~10 min cold).
+echo "== fuzz"
+bash scripts/fuzz.sh "${FLUXGATE_FUZZ_SECONDS:-60}"
