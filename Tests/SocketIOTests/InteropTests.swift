@@ -102,6 +102,7 @@ struct InteropTests {
                 #expect(results["error"] == nil, "page error: \(results)")
                 #expect(results["connected"] as? Bool == true)
                 #expect(results["firstTransport"] as? String == "polling")
+                #expect(results["upgradedTo"] as? String == "websocket")
                 #expect(results["transport"] as? String == "websocket", "upgraded to websocket")
                 #expect(results["auth"] as? NSDictionary == ["token": "browser", "n": 2] as NSDictionary)
                 #expect(results["echo"] as? NSDictionary == ["x": 1, "s": "h\u{e9}llo"] as NSDictionary)
