@@ -44,10 +44,7 @@ struct HubRecordRouter: Sendable {
                 return store.withState { $0.apply(noteID: id, device: device, text: text, author: author, ts: ts) }
             case .acknowledgement(let id, _, let by, let ts):
                 guard emitAcknowledgedTransitions else { return [] }
-                return store.withState { state in
-                    guard let (transition, json) = state.acknowledgedTransition(id: id, by: by, ts: ts) else { return [] }
-                    return state.apply(alert: transition, json: json)
-                }
+                return store.withState { $0.acknowledge(id: id, by: by, ts: ts) }
             }
         default:
             return nil

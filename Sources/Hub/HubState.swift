@@ -12,6 +12,11 @@ struct HubState: Sendable {
     var limits: Limits
     var devices: [DeviceID: DeviceState] = [:]
     var alerts: [String: AlertEntry] = [:]
+    /// Acknowledgements read before the alert they acknowledge: the hub reads the operator and
+    /// alerts topics independently, so an acknowledgement can overtake its alert. Applied when
+    /// the alert arrives; at most `maxPendingAcknowledgements` are kept.
+    var pendingAcknowledgements: [String: (by: String?, ts: Int64)] = [:]
+    static let maxPendingAcknowledgements = 1024
 
     struct Limits: Sendable {
         var historyMillis: Int64
@@ -95,7 +100,27 @@ struct HubState: Sendable {
         } else {
             alerts[alert.id] = AlertEntry(transition: alert, json: json)
         }
-        return [HubEvent(name: .alert, device: alert.device, payload: json)]
+        var events = [HubEvent(name: .alert, device: alert.device, payload: json)]
+        if let pending = pendingAcknowledgements.removeValue(forKey: alert.id),
+            let (acknowledged, acknowledgedJSON) = acknowledgedTransition(id: alert.id, by: pending.by, ts: pending.ts)
+        {
+            events += apply(alert: acknowledged, json: acknowledgedJSON)
+        }
+        return events
+    }
+
+    /// Applies an acknowledgement read from the operator topic: the `acknowledged` transition of
+    /// a known active alert, or, for an alert not seen yet, a pending acknowledgement.
+    mutating func acknowledge(id: String, by: String?, ts: Int64) -> [HubEvent] {
+        guard alerts[id] != nil else {
+            if pendingAcknowledgements.count >= Self.maxPendingAcknowledgements {
+                pendingAcknowledgements.removeAll()
+            }
+            pendingAcknowledgements[id] = (by, ts)
+            return []
+        }
+        guard let (transition, json) = acknowledgedTransition(id: id, by: by, ts: ts) else { return [] }
+        return apply(alert: transition, json: json)
     }
 
     static func rank(_ state: AlertState) -> Int {

@@ -110,13 +110,19 @@ struct HubIntegrationTests {
             let metrics = (0..<60).map { Metric("m\($0)", Double($0) + 0.123456789) }
             let count = 6000
             let start = ContinuousClock.now
-            var batch: [KafkaProducerRecord] = []
-            for seq in 0..<count {
-                batch.append(KafkaProducerRecord(
-                    topic: kafka.topics.readings, key: "load-\(seq % 10)",
-                    value: kafka.reading("load-\(seq % 10)", seq: UInt64(seq), metrics: metrics)))
+            // Produced in chunks paced by the fast client (it may lag at most 750 readings, well
+            // under its 2 MiB queue), so only a client that stops reading overflows.
+            for chunk in stride(from: 0, to: count, by: 250) {
+                try await waitUntil(timeout: .seconds(60), "the fast client keeps up") {
+                    fast.events.count { $0.name == "reading" } >= chunk - 500
+                }
+                let batch = (chunk..<min(chunk + 250, count)).map { seq in
+                    KafkaProducerRecord(
+                        topic: kafka.topics.readings, key: "load-\(seq % 10)",
+                        value: kafka.reading("load-\(seq % 10)", seq: UInt64(seq), metrics: metrics))
+                }
+                _ = try await kafka.producer.send(batch: batch)
             }
-            _ = try await kafka.producer.send(batch: batch)
             do {
                 try await waitUntil(timeout: .seconds(60), "the fast client got every reading") {
                     fast.events.count { $0.name == "reading" } >= count

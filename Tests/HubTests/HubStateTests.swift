@@ -44,6 +44,20 @@ import Testing
         #expect(s.activeAlertCount(of: DeviceID("d")!) == 0)
     }
 
+    @Test func anAcknowledgementThatOvertakesItsAlertIsAppliedWhenTheAlertArrives() {
+        var s = state()
+        let active = AlertTransition(
+            id: "b", device: DeviceID("d")!, rule: "r", metric: "t", severity: .critical, state: .active, value: 31,
+            threshold: 30, ts: 100, message: "m")
+        #expect(s.acknowledge(id: "b", by: "alice", ts: 150).isEmpty, "unknown yet: held, nothing to send")
+        let events = s.apply(alert: active, json: .object([("id", .string("b")), ("state", .string("active"))]))
+        #expect(events.count == 2, "the active alert, then its acknowledgement")
+        #expect(s.alerts["b"]?.transition.state == .acknowledged)
+        #expect(s.alerts["b"]?.transition.ackedBy == "alice")
+        #expect(s.pendingAcknowledgements.isEmpty)
+        #expect(s.acknowledge(id: "b", by: "bob", ts: 160).isEmpty, "already acknowledged")
+    }
+
     @Test func devicesGoOfflineAfterTheTimeout() {
         var s = state { $0.offlineTimeout = .seconds(30) }
         let events = s.apply(reading: reading(1_000_000, seq: 1), json: .null, now: 1_000_000)
