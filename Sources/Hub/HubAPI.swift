@@ -49,7 +49,7 @@ struct HubAPI: Sendable {
         let after = request.uri.queryParameters["after"].map(String.init)
         let page = store.withState { $0.devicePage(after: after, limit: limit) }
         return HubAPIResponses.json(.ok, .object([
-            ("ts", .int(epochMilliseconds())), ("devices", .array(page.devices)), ("next", page.next.map { JSONValue.string($0) } ?? .null),
+            ("ts", .int(WallClock.nowMilliseconds())), ("devices", .array(page.devices)), ("next", page.next.map { JSONValue.string($0) } ?? .null),
         ]))
     }
 
@@ -58,7 +58,7 @@ struct HubAPI: Sendable {
         guard let rawID, let id = DeviceID(rawID) else {
             return HubAPIResponses.error(.badRequest, "bad-request", "the device id must match [A-Za-z0-9_-]{1,64}")
         }
-        let now = epochMilliseconds()
+        let now = WallClock.nowMilliseconds()
         var since = now - store.limits.historyMillis
         if let raw = request.uri.queryParameters["since"] {
             guard let value = Int64(raw), value >= 0 else {
@@ -101,6 +101,6 @@ struct HubAPI: Sendable {
             return HubAPIResponses.error(.badRequest, "bad-request", "limit must be an integer in 1...1000")
         }
         let list = store.withState { $0.alertList(states: states, device: device, limit: limit) }
-        return HubAPIResponses.json(.ok, .object([("ts", .int(epochMilliseconds())), ("alerts", .array(list))]))
+        return HubAPIResponses.json(.ok, .object([("ts", .int(WallClock.nowMilliseconds())), ("alerts", .array(list))]))
     }
 }

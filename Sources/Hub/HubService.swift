@@ -138,7 +138,7 @@ public final class HubService: Service, Sendable {
     func handle(_ record: KafkaConsumerRecord) {
         metrics.consumed[record.topic]?.increment()
         positions.withLockedValue { $0[record.topicPartition] = record.offset + 1 }
-        guard let events = router.route(record, now: epochMilliseconds()) else {
+        guard let events = router.route(record, now: WallClock.nowMilliseconds()) else {
             metrics.malformedRecords.increment()
             logger.debug(
                 "malformed record skipped",
@@ -164,7 +164,7 @@ public final class HubService: Service, Sendable {
         var ticks = 0
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             try? await Task.sleep(for: configuration.tickInterval)
-            broadcast(store.withState { $0.tick(now: epochMilliseconds()) })
+            broadcast(store.withState { $0.tick(now: WallClock.nowMilliseconds()) })
             updateGauges()
             ticks += 1
             if ticks % 10 == 0, let lagAdmin { await updateLag(admin: lagAdmin) }

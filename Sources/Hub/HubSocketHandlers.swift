@@ -176,7 +176,7 @@ struct HubSocketHandlers: Sendable {
             ("ok", true), ("devices", .array(subscription.devices.map { .string($0.rawValue) })),
         ]))
         guard subscription.history else { return }
-        let now = epochMilliseconds()
+        let now = WallClock.nowMilliseconds()
         let since = now - store.limits.historyMillis
         for device in subscription.devices {
             let history = store.withState { $0.history(of: device, since: since, now: now) }
@@ -213,7 +213,7 @@ struct HubSocketHandlers: Sendable {
             reply(ack, event: "alert:ack", Self.failure("bad-request", "send {\"id\": \"<alert id>\"}"))
             return
         }
-        let ts = epochMilliseconds()
+        let ts = WallClock.nowMilliseconds()
         let known = store.withState { state -> (AlertTransition, JSONValue?)? in
             guard let entry = state.alerts[id] else { return nil }
             return (entry.transition, state.acknowledgedTransition(id: id, by: name, ts: ts)?.1)
@@ -252,7 +252,7 @@ struct HubSocketHandlers: Sendable {
             reply(ack, event: "note", Self.failure("bad-request", "text must be 1 to \(OperatorRecord.maxNoteLength) characters after trimming"))
             return
         }
-        let ts = epochMilliseconds()
+        let ts = WallClock.nowMilliseconds()
         // The record carries a provisional unique id; dashboards see the id derived from the
         // Kafka position ("n-{partition}-{offset}"), the same on every hub.
         let provisional = "p-\(configuration.instanceID)-\(ts)-\(noteCounter.next())"

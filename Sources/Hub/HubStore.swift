@@ -18,8 +18,3 @@ final class HubStore: Sendable {
 
     var limits: HubState.Limits { state.withLockedValue { $0.limits } }
 }
-
-/// Wall clock in epoch milliseconds.
-func epochMilliseconds() -> Int64 {
-    Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
-}

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Kafka
 import Logging
 import Metrics
@@ -114,7 +111,7 @@ public final class IngressService: Service, Sendable {
     /// Produces every message of `batch` to Kafka, retrying refused records, then acknowledges it.
     private func forward(_ batch: MQTTMessageBatch) async throws {
         let started = ContinuousClock.now
-        let receivedAt = Self.epochMilliseconds()
+        let receivedAt = WallClock.nowMilliseconds()
         metrics.received.increment(by: Int64(batch.count))
         metrics.inFlight.record(inFlightCount.add(batch.count, ordering: .relaxed).newValue)
 
@@ -160,12 +157,6 @@ public final class IngressService: Service, Sendable {
         forwardedCount.add(batch.count, ordering: .relaxed)
         metrics.inFlight.record(inFlightCount.subtract(batch.count, ordering: .relaxed).newValue)
         metrics.ackLatency.recordNanoseconds(Self.nanoseconds(ContinuousClock.now - started))
-    }
-
-    static func epochMilliseconds() -> Int64 {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
     }
 
     static func nanoseconds(_ duration: Duration) -> Int64 {

@@ -203,7 +203,7 @@ public final class WindowingService: Service, Sendable {
                     evaluator: AlertEvaluator(rules: telemetry.rules)
                 )
             var processor = PartitionProcessor(snapshot: snapshot, now: .now)
-            let outputs = processor.reconfigure(telemetry, now: epochMilliseconds())
+            let outputs = processor.reconfigure(telemetry, now: WallClock.nowMilliseconds())
             enqueue(outputs, partition: partition)
             service.logger.info(
                 "partition state ready",
@@ -355,7 +355,7 @@ public final class WindowingService: Service, Sendable {
             {
                 return value
             }
-            return record.timestamp ?? epochMilliseconds()
+            return record.timestamp ?? WallClock.nowMilliseconds()
         }
     }
 
@@ -406,11 +406,4 @@ public final class WindowingService: Service, Sendable {
             }
         }
     }
-}
-
-/// The wall clock in epoch milliseconds.
-func epochMilliseconds() -> Int64 {
-    var spec = timespec()
-    clock_gettime(CLOCK_REALTIME, &spec)
-    return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
 }

@@ -42,12 +42,12 @@ final class KafkaFixture: Sendable {
         _ = try await producer.send(KafkaProducerRecord(topic: topic, key: key, value: value))
     }
 
-    func reading(_ device: String, seq: UInt64, ts: Int64 = epochMilliseconds(), metrics: [Metric]? = nil) -> [UInt8] {
+    func reading(_ device: String, seq: UInt64, ts: Int64 = WallClock.nowMilliseconds(), metrics: [Metric]? = nil) -> [UInt8] {
         ReadingRecord.encode(
             Reading(device: DeviceID(device)!, ts: ts, seq: seq, metrics: metrics ?? [Metric("temperature", 20 + Double(seq))]))
     }
 
-    func alert(_ device: String, id: String, state: AlertState = .active, ts: Int64 = epochMilliseconds()) -> [UInt8] {
+    func alert(_ device: String, id: String, state: AlertState = .active, ts: Int64 = WallClock.nowMilliseconds()) -> [UInt8] {
         AlertTransition(
             id: id, device: DeviceID(device)!, rule: "overheating", metric: "temperature", severity: .critical, state: state,
             value: 31.2, threshold: 30, ts: ts, message: "temperature 31.2 above 30"

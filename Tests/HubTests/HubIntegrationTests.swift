@@ -158,7 +158,7 @@ struct HubIntegrationTests {
 
             try await kafka.send(kafka.topics.readings, key: "gh-1", kafka.reading("gh-1", seq: 3))
             try await kafka.send(kafka.topics.deviceStatus, key: "gh-2",
-                DeviceStatusRecord(device: DeviceID("gh-2")!, status: .offline, ts: epochMilliseconds()).encoded())
+                DeviceStatusRecord(device: DeviceID("gh-2")!, status: .offline, ts: WallClock.nowMilliseconds()).encoded())
             try await waitUntil(timeout: .seconds(10), "devices known") {
                 jsonObject(try await httpGet(url + "/api/devices").body)["devices"].map { ($0 as? [Any])?.count == 2 } ?? false
             }

@@ -5,6 +5,7 @@ import MQTT
 import ServiceLifecycle
 import Simulator
 import Synchronization
+import Telemetry
 
 /// `fluxgate simulate`: publish a simulated fleet over MQTT.
 struct SimulateCommand: AsyncParsableCommand {
@@ -83,7 +84,7 @@ struct SimulateCommand: AsyncParsableCommand {
         var mqttConfiguration = try mqtt.configuration(resolver, defaultClientID: MQTTOptions.defaultClientID("simulate"))
         mqttConfiguration.acknowledgement = .automatic
 
-        let start = Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
+        let start = WallClock.nowMilliseconds()
         configuration.startMilliseconds = start
         let client = try MQTTClient(configuration: mqttConfiguration, logger: logger)
         let sink = MQTTPublicationSink(client: client, maxInFlight: inFlight)
