@@ -33,6 +33,10 @@ public final class KafkaConsumer: Service, Sendable {
     /// The records, as an async sequence (see ``KafkaConsumerRecords``).
     public var records: KafkaConsumerRecords { KafkaConsumerRecords(shared: shared, handle: handle) }
 
+    /// The records in zero-copy batches, as an async sequence (see ``KafkaConsumerBatches``).
+    /// Use this or ``records``, not both.
+    public var batches: KafkaConsumerBatches { KafkaConsumerBatches(shared: shared, handle: handle) }
+
     struct QueueHandle: @unchecked Sendable {
         let pointer: OpaquePointer
     }
@@ -121,12 +125,22 @@ public final class KafkaConsumer: Service, Sendable {
     public func markDone(_ records: [KafkaConsumerRecord]) throws(KafkaError) {
         var highest: [KafkaTopicPartition: Int64] = [:]
         for record in records {
-            highest[record.topicPartition] = max(highest[record.topicPartition] ?? -1, record.offset + 1)
+            highest[record.topicPartition] = max(highest[record.topicPartition] ?? -1, record.offset)
         }
+        try storeOffsets(after: highest)
+    }
+
+    /// Marks every record of `batch` done.
+    public func markDone(_ batch: KafkaConsumerBatch) throws(KafkaError) {
+        try storeOffsets(after: batch.highestOffsets)
+    }
+
+    /// Stores `offset + 1` for each partition of `highest`.
+    private func storeOffsets(after highest: [KafkaTopicPartition: Int64]) throws(KafkaError) {
         guard !highest.isEmpty else { return }
         let list = RDKafkaTopicPartitionList(capacity: highest.count)
         for (partition, offset) in highest {
-            list.add(partition, offset: offset)
+            list.add(partition, offset: offset + 1)
         }
         let error = rd_kafka_offsets_store(handle.pointer, list.pointer)
         if error == RD_KAFKA_RESP_ERR__STATE {
@@ -248,7 +262,16 @@ public final class KafkaConsumer: Service, Sendable {
                 _ = shared.parked.wait(timeout: .now() + .milliseconds(100))
                 continue
             }
-            let count = rd_kafka_consume_batch_queue(consumerQueue.pointer, 100, &messages, messages.count)
+            // rd_kafka_consume_batch_queue waits until the whole array is filled or the timeout
+            // passes, which would hold records that are already here: wait for the first one
+            // only, then take whatever else is ready without waiting.
+            var count = rd_kafka_consume_batch_queue(consumerQueue.pointer, 100, &messages, 1)
+            if count == 1 {
+                let more = messages.withUnsafeMutableBufferPointer { buffer in
+                    rd_kafka_consume_batch_queue(consumerQueue.pointer, 0, buffer.baseAddress.map { $0 + 1 }, buffer.count - 1)
+                }
+                if more > 0 { count += more }
+            }
             if count > 0 {
                 for index in 0..<count {
                     guard let current = messages[index] else { continue }

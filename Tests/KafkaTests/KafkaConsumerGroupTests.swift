@@ -118,6 +118,59 @@ struct KafkaConsumerGroupTests {
         #expect(secondRead.map(\.offset) == Array(10..<20))
         #expect(secondRead.map(\.keyString) == (10..<20).map { "r-\($0)" })
     }
+
+    @Test("Zero-copy batches show the records in place, and a batch marked done is not read again")
+    func batchesInPlaceAndMarkedDone() async throws {
+        let cluster = try DevKafkaCluster(brokerCount: 1, logger: logger)
+        defer { cluster.shutdown() }
+        try cluster.createTopic("batches", partitions: 1)
+        let producer = try makeProducer(cluster, logger: logger)
+        let sent = (0..<30).map { index in
+            KafkaProducerRecord(
+                topic: "batches",
+                key: "r-\(index)",
+                value: Array("value \(index)".utf8),
+                headers: [KafkaHeader(key: "n", string: "\(index)")],
+                timestamp: 1_764_400_000_000 + Int64(index)
+            )
+        }
+        _ = try await whileRunning(producer) { try await producer.send(batch: sent) }
+
+        let first = try groupConsumer(cluster, group: "batches-group", topic: "batches")
+        let (copies, markedThrough) = try await whileRunning(first) {
+            try await withTimeout(30, "reading 30 records in batches") {
+                var copies: [KafkaConsumerRecord] = []
+                var markedThrough: Int64 = -1
+                for await batch in first.batches {
+                    batch.forEach { view in
+                        let index = copies.count
+                        #expect(view.offset == Int64(index))
+                        #expect(view.key.map { String(decoding: $0, as: UTF8.self) } == "r-\(index)")
+                        #expect(String(decoding: view.value, as: UTF8.self) == "value \(index)")
+                        #expect(view.timestamp == 1_764_400_000_000 + Int64(index))
+                        #expect(view.headers == [KafkaHeader(key: "n", string: "\(index)")])
+                        copies.append(view.copy())
+                    }
+                    #expect(batch.records == Array(copies.suffix(batch.count)))
+                    // Batches ending within the first 20 records are processed; the app stops after.
+                    if copies.count <= 20 {
+                        try first.markDone(batch)
+                        markedThrough = Int64(copies.count - 1)
+                    }
+                    if copies.count >= 30 { break }
+                }
+                return (copies, markedThrough)
+            }
+        }
+        #expect(copies.map(\.offset) == Array(0..<30))
+
+        let second = try groupConsumer(cluster, group: "batches-group", topic: "batches")
+        let committed = try await whileRunning(second) {
+            try await readRecords(second, count: 1).first?.offset
+        }
+        // The group resumes right after the last batch marked done.
+        #expect(committed == markedThrough + 1)
+    }
 }
 
 /// Polls `condition` every 20 ms until it holds.

@@ -15,6 +15,9 @@ enum KafkaBenchmark {
         var buffer = 10_000
         /// Skip the kcat runs (for profiling).
         var withKcat = true
+        /// Measurement rounds; the order of fluxgate and kcat alternates between rounds and the
+        /// table reports medians, so neither side always meets a warmer cluster.
+        var rounds = 3
 
         init(_ arguments: [String]) {
             var iterator = arguments.makeIterator()
@@ -29,6 +32,7 @@ enum KafkaBenchmark {
                 case "--in-flight": inFlightBatches = value
                 case "--buffer": buffer = value
                 case "--kcat": withKcat = value != 0
+                case "--rounds": rounds = max(1, value)
                 default:
                     FileHandle.standardError.write(Data("unknown flag \(flag)\n".utf8))
                     exit(2)
@@ -48,66 +52,97 @@ enum KafkaBenchmark {
         }
     }
 
+    /// One round's wall-clock seconds and CPU seconds for each side.
+    struct Round {
+        var fluxgateProduce = 0.0, kcatProduce = Double.nan, fluxgateConsume = 0.0, kcatConsume = Double.nan
+        var fluxgateProduceCPU = 0.0, kcatProduceCPU = Double.nan, fluxgateConsumeCPU = 0.0, kcatConsumeCPU = Double.nan
+        var fluxgateBatchConsume = 0.0, fluxgateBatchConsumeCPU = 0.0
+        var consumed = 0
+    }
+
     static func measure(_ options: Options) async throws {
         var logger = Logger(label: "kafka-bench") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = .error
         let cluster = try DevKafkaCluster(brokerCount: options.brokers, logger: logger)
         defer { cluster.shutdown() }
-        for topic in ["bench-fluxgate", "bench-kcat"] {
-            try cluster.createTopic(topic, partitions: options.partitions, replicationFactor: 1)
-        }
-        say("Kafka load harness: \(options.records) records of \(options.size) bytes, \(options.partitions) partitions, \(options.brokers) broker(s), dev cluster \(cluster.bootstrapServers)")
-
-        // Producer: fluxgate (idempotent, acks=all, pipelined batches).
+        say("Kafka load harness: \(options.records) records of \(options.size) bytes, \(options.partitions) partitions, \(options.brokers) broker(s), \(options.rounds) round(s), dev cluster \(cluster.bootstrapServers)")
         let kcatInput = try writeKcatInput(options)
         defer { try? FileManager.default.removeItem(atPath: kcatInput) }
-        var cpu = CPUClock()
-        let fluxgateProduce = try await produceWithFluxgate(cluster, options, logger: logger)
-        let fluxgateProduceCPU = cpu.lap()
-        // Producer: kcat with the same delivery settings, fed the same number of lines.
-        let kcatProduce = options.withKcat ? try produceWithKcat(cluster, inputPath: kcatInput) : .nan
-        let kcatProduceCPU = cpu.lap()
-
         let admin = try KafkaAdmin(bootstrapServers: cluster.bootstrapServerList, logger: logger)
-        var heldByTopic: [String: Int] = [:]
-        for topic in ["bench-fluxgate", "bench-kcat"] {
-            var held: Int64 = 0
-            var total: Int64 = 0
-            for partition in 0..<options.partitions {
-                let marks = try await admin.watermarks(topic: topic, partition: partition)
-                held += marks.high - marks.low
-                total += marks.high
+
+        var rounds: [Round] = []
+        for index in 0..<options.rounds {
+            let fluxgateTopic = "bench-fluxgate-\(index)"
+            let kcatTopic = "bench-kcat-\(index)"
+            for topic in [fluxgateTopic, kcatTopic] {
+                try cluster.createTopic(topic, partitions: options.partitions, replicationFactor: 1)
             }
-            say("  \(topic): \(total) records written, \(held) held")
-            heldByTopic[topic] = Int(held)
+            let fluxgateFirst = index % 2 == 0
+            var round = Round()
+            var cpu = CPUClock()
+            for side in fluxgateFirst ? [true, false] : [false, true] {
+                _ = cpu.lap()
+                if side {
+                    round.fluxgateProduce = try await produceWithFluxgate(cluster, options, topic: fluxgateTopic, logger: logger)
+                    round.fluxgateProduceCPU = cpu.lap()
+                } else if options.withKcat {
+                    round.kcatProduce = try produceWithKcat(cluster, inputPath: kcatInput, topic: kcatTopic)
+                    round.kcatProduceCPU = cpu.lap()
+                }
+            }
+            var held: Int64 = 0
+            for partition in 0..<options.partitions {
+                let marks = try await admin.watermarks(topic: fluxgateTopic, partition: partition)
+                held += marks.high - marks.low
+            }
+            round.consumed = Int(held)
+            // Both consumers read the same topic.
+            for side in fluxgateFirst ? [true, false] : [false, true] {
+                _ = cpu.lap()
+                if side {
+                    round.fluxgateConsume = try await consumeWithFluxgate(cluster, options, topic: fluxgateTopic, count: round.consumed, batched: false, logger: logger)
+                    round.fluxgateConsumeCPU = cpu.lap()
+                    round.fluxgateBatchConsume = try await consumeWithFluxgate(cluster, options, topic: fluxgateTopic, count: round.consumed, batched: true, logger: logger)
+                    round.fluxgateBatchConsumeCPU = cpu.lap()
+                } else if options.withKcat {
+                    round.kcatConsume = try consumeWithKcat(cluster, options, topic: fluxgateTopic, count: round.consumed)
+                    round.kcatConsumeCPU = cpu.lap()
+                }
+            }
+            say(String(format: "  round %d (%@ first): produce %.3f s vs kcat %.3f s, consume %.3f s (batches %.3f s) vs kcat %.3f s",
+                       index + 1, fluxgateFirst ? "fluxgate" : "kcat", round.fluxgateProduce, round.kcatProduce, round.fluxgateConsume, round.fluxgateBatchConsume, round.kcatConsume))
+            rounds.append(round)
         }
-        let toConsume = heldByTopic["bench-fluxgate"] ?? 0
 
-        // Consumers read the same topic.
-        _ = cpu.lap()
-        let fluxgateConsume = try await consumeWithFluxgate(cluster, options, topic: "bench-fluxgate", count: toConsume, logger: logger)
-        let fluxgateConsumeCPU = cpu.lap()
-        _ = cpu.lap()
-        let kcatConsume = options.withKcat ? try consumeWithKcat(cluster, options, topic: "bench-fluxgate", count: toConsume) : .nan
-        let kcatConsumeCPU = cpu.lap()
-
-        func rate(_ seconds: Double, _ records: Int = options.records) -> String {
+        func median(_ values: [Double]) -> Double {
+            let sorted = values.sorted()
+            return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        }
+        func median(_ key: KeyPath<Round, Double>) -> Double { median(rounds.map { $0[keyPath: key] }) }
+        let consumed = rounds.map(\.consumed).min() ?? 0
+        func rate(_ seconds: Double, _ records: Int) -> String {
             String(format: "%10.0f rec/s  (%6.2f s)", Double(records) / seconds, seconds)
         }
+        func ratio(_ fluxgate: KeyPath<Round, Double>, _ kcat: KeyPath<Round, Double>) -> String {
+            String(format: "%13.2f", median(kcat) / median(fluxgate))
+        }
         say("")
+        say("Medians over \(options.rounds) round(s):")
         say("| measure            | fluxgate                   | kcat                       | fluxgate/kcat |")
         say("|--------------------|----------------------------|----------------------------|---------------|")
-        say("| producer records/s | \(rate(fluxgateProduce)) | \(rate(kcatProduce)) | \(String(format: "%13.2f", kcatProduce / fluxgateProduce)) |")
-        say("| consumer records/s | \(rate(fluxgateConsume, toConsume)) | \(rate(kcatConsume, toConsume)) | \(String(format: "%13.2f", kcatConsume / fluxgateConsume)) |")
+        say("| producer records/s | \(rate(median(\.fluxgateProduce), options.records)) | \(rate(median(\.kcatProduce), options.records)) | \(ratio(\.fluxgateProduce, \.kcatProduce)) |")
+        say("| consumer records/s | \(rate(median(\.fluxgateConsume), consumed)) | \(rate(median(\.kcatConsume), consumed)) | \(ratio(\.fluxgateConsume, \.kcatConsume)) |")
+        say("| consumer, batches   | \(rate(median(\.fluxgateBatchConsume), consumed)) | \(rate(median(\.kcatConsume), consumed)) | \(ratio(\.fluxgateBatchConsume, \.kcatConsume)) |")
         say("")
         say("CPU seconds (user+sys; both columns include the in-process dev cluster serving the client; kcat's include its own process):")
         say("| measure            | fluxgate CPU s | kcat CPU s | kcat/fluxgate (higher: fluxgate cheaper) |")
         say("|--------------------|----------------|------------|------------------------------------------|")
-        say(String(format: "| producer           | %14.2f | %10.2f | %40.2f |", fluxgateProduceCPU, kcatProduceCPU, kcatProduceCPU / fluxgateProduceCPU))
-        say(String(format: "| consumer           | %14.2f | %10.2f | %40.2f |", fluxgateConsumeCPU, kcatConsumeCPU, kcatConsumeCPU / fluxgateConsumeCPU))
+        say(String(format: "| producer           | %14.2f | %10.2f | %40.2f |", median(\.fluxgateProduceCPU), median(\.kcatProduceCPU), median(\.kcatProduceCPU) / median(\.fluxgateProduceCPU)))
+        say(String(format: "| consumer           | %14.2f | %10.2f | %40.2f |", median(\.fluxgateConsumeCPU), median(\.kcatConsumeCPU), median(\.kcatConsumeCPU) / median(\.fluxgateConsumeCPU)))
+        say(String(format: "| consumer, batches  | %14.2f | %10.2f | %40.2f |", median(\.fluxgateBatchConsumeCPU), median(\.kcatConsumeCPU), median(\.kcatConsumeCPU) / median(\.fluxgateBatchConsumeCPU)))
     }
 
-    static func produceWithFluxgate(_ cluster: DevKafkaCluster, _ options: Options, logger: Logger) async throws -> Double {
+    static func produceWithFluxgate(_ cluster: DevKafkaCluster, _ options: Options, topic: String, logger: Logger) async throws -> Double {
         let producer = try KafkaProducer(
             configuration: KafkaProducerConfiguration(bootstrapServers: cluster.bootstrapServerList),
             logger: logger
@@ -115,7 +150,7 @@ enum KafkaBenchmark {
         let value = [UInt8](repeating: UInt8(ascii: "x"), count: options.size)
         // Explicit round-robin partitions: the sticky partitioner for keyless records fills some
         // partitions faster, and the dev cluster keeps only 5 MiB per partition.
-        let records = (0..<options.partitions).map { KafkaProducerRecord(topic: "bench-fluxgate", partition: $0, value: value) }
+        let records = (0..<options.partitions).map { KafkaProducerRecord(topic: topic, partition: $0, value: value) }
         let batches = stride(from: 0, to: options.records, by: options.batch).map { ($0, min(options.batch, options.records - $0)) }
         return try await withThrowingTaskGroup(of: Double?.self) { group in
             group.addTask {
@@ -164,16 +199,16 @@ enum KafkaBenchmark {
         return path
     }
 
-    static func produceWithKcat(_ cluster: DevKafkaCluster, inputPath: String) throws -> Double {
+    static func produceWithKcat(_ cluster: DevKafkaCluster, inputPath: String, topic: String) throws -> Double {
         let input = try FileHandle(forReadingFrom: URL(fileURLWithPath: inputPath))
         defer { try? input.close() }
         return try timeKcat(
-            ["-P", "-b", cluster.bootstrapServers, "-t", "bench-kcat", "-X", "enable.idempotence=true", "-X", "acks=all"],
+            ["-P", "-b", cluster.bootstrapServers, "-t", topic, "-X", "enable.idempotence=true", "-X", "acks=all"],
             input: input
         )
     }
 
-    static func consumeWithFluxgate(_ cluster: DevKafkaCluster, _ options: Options, topic: String, count expected: Int, logger: Logger) async throws -> Double {
+    static func consumeWithFluxgate(_ cluster: DevKafkaCluster, _ options: Options, topic: String, count expected: Int, batched: Bool, logger: Logger) async throws -> Double {
         var assignment: [KafkaTopicPartition: KafkaOffset] = [:]
         for partition in 0..<options.partitions {
             assignment[KafkaTopicPartition(topic: topic, partition: partition)] = .beginning
@@ -193,15 +228,24 @@ enum KafkaBenchmark {
             var count = 0
             var bytes = 0
             var firstRecordAt: ContinuousClock.Instant?
-            for await record in consumer.records {
-                if count == 0 { firstRecordAt = .now }
-                count += 1
-                bytes &+= record.value.count
-                if count == expected { break }
+            if batched {
+                for await batch in consumer.batches {
+                    if count == 0 { firstRecordAt = .now }
+                    batch.forEach { bytes &+= $0.value.count }
+                    count += batch.count
+                    if count >= expected { break }
+                }
+            } else {
+                for await record in consumer.records {
+                    if count == 0 { firstRecordAt = .now }
+                    count += 1
+                    bytes &+= record.value.count
+                    if count == expected { break }
+                }
             }
             let elapsed = start.duration(to: .now)
             if let firstRecordAt {
-                say("  fluxgate consumer: first record after \(start.duration(to: firstRecordAt)), total \(elapsed)")
+                say("  fluxgate consumer (\(batched ? "batches" : "records")): first record after \(start.duration(to: firstRecordAt)), total \(elapsed)")
             }
             _ = try await group.next()
             if count != expected { throw BenchmarkError(message: "consumed \(count) of \(expected) records") }
