@@ -44,6 +44,13 @@ class Browser:
         self.reader = None
 
     async def __aenter__(self):
+        try:
+            return await self.start()
+        except BaseException:
+            await self.__aexit__(None, None, None)  # no Chromium left behind when it fails to start
+            raise
+
+    async def start(self):
         self.tmp = tempfile.mkdtemp(prefix="fluxgate-chromium-")
         self.proc = await asyncio.create_subprocess_exec(
             shutil.which("chromium") or "chromium", "--headless=new", "--no-sandbox", "--disable-gpu",
@@ -51,10 +58,16 @@ class Browser:
             f"--user-data-dir={self.tmp}", "--no-first-run", "--window-size=1280,900", "about:blank",
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
         port_file = pathlib.Path(self.tmp) / "DevToolsActivePort"
-        for _ in range(200):
+        for _ in range(600):  # 30 s: Chromium starts slowly on a loaded machine (CI)
             if port_file.exists() and len(port_file.read_text().splitlines()) >= 2:
                 break
+            if self.proc.returncode is not None:
+                break
             await asyncio.sleep(0.05)
+        else:
+            raise RuntimeError(f"Chromium did not open its DevTools port within 30 s ({port_file})")
+        if self.proc.returncode is not None:
+            raise RuntimeError(f"Chromium exited with status {self.proc.returncode} before opening its DevTools port")
         port = int(port_file.read_text().splitlines()[0])
         self.session = aiohttp.ClientSession()
         async with self.session.get(f"http://127.0.0.1:{port}/json/list") as r:
