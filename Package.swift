@@ -179,6 +179,12 @@ var targets: [Target] = [
         dependencies: ["Windowing", "FluxgateTesting", "Kafka", "Telemetry", "fluxgate", logging, lifecycle],
         swiftSettings: swiftSettings
     ),
+    // End to end through the running processes: mosquitto -> ingress -> Kafka -> windowing -> hub.
+    .testTarget(
+        name: "PipelineTests",
+        dependencies: ["FluxgateTesting", "Kafka", "Telemetry", "Simulator", "fluxgate", logging, lifecycle],
+        swiftSettings: swiftSettings
+    ),
 ]
 
 // Development aid: `FLUXGATE_ONLY=Kafka,KafkaTests swift build` builds just those targets and
