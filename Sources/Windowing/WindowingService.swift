@@ -84,7 +84,8 @@ public final class WindowingService: Service, Sendable {
     }
 
     enum Event: Sendable {
-        case record(KafkaConsumerRecord)
+        /// Records as the consumer handed them over (one channel hand-off per batch, not per record).
+        case records([KafkaConsumerRecord])
         case rebalance(KafkaRebalanceEvent)
         case tick
     }
@@ -95,8 +96,8 @@ public final class WindowingService: Service, Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { [consumer] in try await consumer.run() }
             group.addTask { [consumer] in
-                for await record in consumer.records {
-                    await channel.send(.record(record))
+                for await batch in consumer.batches {
+                    await channel.send(.records(batch.records))
                 }
                 channel.finish()
             }
@@ -149,22 +150,24 @@ public final class WindowingService: Service, Sendable {
 
         func handle(_ event: Event) async throws {
             switch event {
-            case .record(let record):
-                if record.topic == topics.readings {
-                    try await handleReading(record)
-                } else if record.topic == topics.operatorActions {
-                    try await handleOperator(record)
-                }
-                if pending.count >= service.configuration.maxPendingOutputs {
-                    try await flush(final: false)
+            case .records(let records):
+                for record in records {
+                    if record.topic == topics.readings {
+                        try await handleReading(record)
+                    } else if record.topic == topics.operatorActions {
+                        try await handleOperator(record)
+                    }
+                    if pending.count >= service.configuration.maxPendingOutputs {
+                        try await flush(final: false)
+                    }
                 }
             case .rebalance(.assigned(let list)):
                 assigned.formUnion(list)
                 cacheStale = true
                 service.logger.info("partitions assigned", metadata: ["partitions": "\(list)"])
                 // Restore now, so that the clock runs for silent devices of idle partitions too.
-                for tp in list where tp.topic == topics.readings && partitions[tp.partition] == nil {
-                    _ = try await processor(tp.partition)
+                for tp in list where tp.topic == topics.readings {
+                    try await ensureProcessor(tp.partition)
                 }
                 if !readyReported {
                     readyReported = true
@@ -184,9 +187,11 @@ public final class WindowingService: Service, Sendable {
             }
         }
 
-        /// The state of readings partition `partition`, restored from the changelog if needed.
-        func processor(_ partition: Int) async throws -> PartitionProcessor {
-            if let existing = partitions[partition] { return existing }
+        /// Makes sure `partitions` holds the state of readings partition `partition`, restored
+        /// from the changelog if needed. Callers then mutate it in place (`partitions[p]?.…`):
+        /// a copy taken out of the dictionary would copy the whole state on its first change.
+        func ensureProcessor(_ partition: Int) async throws {
+            if partitions[partition] != nil { return }
             if cache == nil || cacheStale {
                 cache = try await service.changelog.load()
                 cacheStale = false
@@ -212,25 +217,25 @@ public final class WindowingService: Service, Sendable {
                     "next-offset": "\(snapshot.nextOffset.map(String.init) ?? "none")",
                 ])
             partitions[partition] = processor
-            return processor
         }
 
         func handleReading(_ record: KafkaConsumerRecord) async throws {
-            var processor = try await processor(record.partition)
-            switch processor.admission(of: record.offset) {
+            try await ensureProcessor(record.partition)
+            guard let admission = partitions[record.partition]?.admission(of: record.offset) else { return }
+            switch admission {
             case .duplicate:
                 service.metrics.replayed.increment()
                 return
             case .gap(let expected):
-                if let seek = processor.pendingSeek, seek.offset == expected, ContinuousClock.now - seek.since < .seconds(10) {
+                let pendingSeek = partitions[record.partition]?.pendingSeek
+                if let seek = pendingSeek, seek.offset == expected, ContinuousClock.now - seek.since < .seconds(10) {
                     return  // waiting for the seek to take effect
                 }
-                if processor.pendingSeek == nil {
+                if pendingSeek == nil {
                     service.logger.notice(
                         "records before the state's offset missing; seeking back",
                         metadata: ["partition": "\(record.partition)", "expected": "\(expected)", "got": "\(record.offset)"])
-                    processor.pendingSeek = (expected, .now)
-                    partitions[record.partition] = processor
+                    partitions[record.partition]?.pendingSeek = (expected, .now)
                     do {
                         try await service.consumer.seek(record.topicPartition, to: .offset(expected))
                     } catch {
@@ -245,8 +250,7 @@ public final class WindowingService: Service, Sendable {
             case .apply:
                 break
             }
-            let outputs = processor.apply(record, arrivedAt: Self.arrivedAt(record))
-            partitions[record.partition] = processor
+            guard let outputs = partitions[record.partition]?.apply(record, arrivedAt: Self.arrivedAt(record)) else { return }
             service.appliedCount.add(1, ordering: .relaxed)
             service.metrics.readings.increment()
             enqueue(outputs, partition: record.partition)
@@ -259,15 +263,13 @@ public final class WindowingService: Service, Sendable {
             var candidates = Array(partitions.keys.sorted())
             let home = KafkaTopicPartition(topic: topics.readings, partition: record.partition)
             if partitions[record.partition] == nil, assigned.contains(home) {
-                _ = try await processor(record.partition)
+                try await ensureProcessor(record.partition)
                 candidates = [record.partition] + candidates
             } else if let index = candidates.firstIndex(of: record.partition) {
                 candidates.swapAt(0, index)
             }
             for partition in candidates {
-                guard var processor = partitions[partition] else { continue }
-                if let transition = processor.acknowledge(id: id, at: ts, by: by) {
-                    partitions[partition] = processor
+                if let transition = partitions[partition]?.acknowledge(id: id, at: ts, by: by) {
                     enqueue([.alert(transition)], partition: partition)
                     service.metrics.acknowledgements.increment()
                     return
@@ -286,16 +288,12 @@ public final class WindowingService: Service, Sendable {
         func flush(final: Bool) async throws {
             let now = ContinuousClock.now
             for partition in partitions.keys.sorted() {
-                guard var processor = partitions[partition] else { continue }
-                enqueue(processor.advance(now: now), partition: partition)
-                partitions[partition] = processor
+                enqueue(partitions[partition]?.advance(now: now) ?? [], partition: partition)
             }
             if let interval = service.configuration.statsUpdateInterval, now - lastUpdate >= interval {
                 lastUpdate = now
                 for partition in partitions.keys.sorted() {
-                    guard var processor = partitions[partition] else { continue }
-                    enqueue(processor.openStatistics(), partition: partition)
-                    partitions[partition] = processor
+                    enqueue(partitions[partition]?.openStatistics() ?? [], partition: partition)
                 }
             }
             try await service.produce(pending.map(\.record))
