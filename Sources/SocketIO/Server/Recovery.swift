@@ -58,9 +58,31 @@ public struct RecoverableSession: Sendable {
     }
 }
 
+/// What a recovering socket missed, as answered by ``SocketIORecoveryStore/replay(after:session:)``.
+public struct RecoveryReplay: Sendable {
+    /// The missed broadcasts, oldest first (filtered by the session's rooms afterwards).
+    public var packets: [RecoverablePacket]
+    /// Whether a live broadcast (by its offset) that arrived while the replay was being read is
+    /// already covered by it: such broadcasts are dropped, the others follow the replay.
+    public var isReplayed: @Sendable (_ offset: String) -> Bool
+
+    public init(packets: [RecoverablePacket], isReplayed: @escaping @Sendable (_ offset: String) -> Bool) {
+        self.packets = packets
+        self.isReplayed = isReplayed
+    }
+
+    /// A replay whose live duplicates are recognised by carrying one of the packets' offsets.
+    public init(packets: [RecoverablePacket]) {
+        let offsets = Set(packets.map(\.offset))
+        self.init(packets: packets, isReplayed: { offsets.contains($0) })
+    }
+}
+
 /// Storage for connection state recovery. Implement it to back recovery with a durable log
 /// (for example Kafka offsets): pass explicit offsets to `SocketIOBroadcast.emit(_:_:offset:)`,
-/// ignore `append`, and answer `packets(after:namespace:)` by reading the log.
+/// ignore `append`, and answer ``replay(after:session:)`` by reading the log (an offset can then
+/// stand for a position in several logs, and live broadcasts held during the replay are
+/// de-duplicated by the store's own rule, `RecoveryReplay.isReplayed`).
 public protocol SocketIORecoveryStore: Sendable {
     /// A new unique offset for a broadcast emitted without an explicit one.
     func makeOffset() -> String
@@ -73,6 +95,18 @@ public protocol SocketIORecoveryStore: Sendable {
     /// Broadcasts of `namespace` after `offset`, oldest first; nil if `offset` is unknown or
     /// no longer held (the client then gets a fresh session).
     func packets(after offset: String, namespace: String) async -> [RecoverablePacket]?
+    /// What `session` (just taken with ``takeSession(pid:)`` and already joined to its rooms, so
+    /// live broadcasts to it are held back) missed after `offset`; nil if that can no longer be
+    /// told (the client then gets a fresh session). Default: ``packets(after:namespace:)``, with
+    /// live duplicates recognised by offset.
+    func replay(after offset: String, session: RecoverableSession) async -> RecoveryReplay?
+}
+
+extension SocketIORecoveryStore {
+    public func replay(after offset: String, session: RecoverableSession) async -> RecoveryReplay? {
+        guard let packets = await packets(after: offset, namespace: session.namespace) else { return nil }
+        return RecoveryReplay(packets: packets)
+    }
 }
 
 /// The default recovery store: the most recent `maxPackets` broadcasts and the sessions

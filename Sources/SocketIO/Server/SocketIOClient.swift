@@ -139,17 +139,16 @@ final class SocketIOClient: Sendable {
         // Join first (live broadcasts are held back), then read what was missed, so that
         // nothing falls between the two; duplicates are dropped by offset.
         guard register(socket, in: namespace, rooms: rooms) else { return true }
-        guard let missed = await recovery.store.packets(after: offset, namespace: namespace.name) else {
+        guard let replay = await recovery.store.replay(after: offset, session: saved) else {
             unregister(socket, from: namespace)
             return false
         }
         var frames: [EngineFrame] = SocketIOCodec.encode(
             type: .connect, namespace: namespace.name, data: connectPayload(socket))
-        var offsets = Set<String>()
-        for packet in missed {
-            guard packet.except.isDisjoint(with: rooms), packet.rooms.isEmpty || !packet.rooms.isDisjoint(with: rooms)
+        for packet in replay.packets {
+            guard packet.namespace == namespace.name, packet.except.isDisjoint(with: rooms),
+                packet.rooms.isEmpty || !packet.rooms.isDisjoint(with: rooms)
             else { continue }
-            offsets.insert(packet.offset)
             let payload: [JSONValue] = [.string(packet.event)] + packet.arguments + [.string(packet.offset)]
             frames.append(contentsOf: SocketIOCodec.encode(type: .event, namespace: namespace.name, data: .array(payload)))
         }
@@ -157,7 +156,7 @@ final class SocketIOClient: Sendable {
             socket.didDisconnect(.init(.transportClose))
             return true
         }
-        socket.finishRecovery(missed: frames, missedOffsets: offsets)
+        socket.finishRecovery(missed: frames, isReplayed: replay.isReplayed)
         connected()
         await namespace.hooks.hooks.withLockedValue({ $0.onConnection })?(socket)
         return true

@@ -181,9 +181,9 @@ public final class SocketIOSocket: Sendable {
         if !held { client.session.enqueue(frames) }
     }
 
-    /// Queues the missed packets, then whatever was held back except duplicates of them, and
-    /// switches to direct delivery.
-    func finishRecovery(missed: [EngineFrame], missedOffsets: Set<String>) {
+    /// Queues the missed packets, then whatever was held back except what `isReplayed` says the
+    /// replay already covered, and switches to direct delivery.
+    func finishRecovery(missed: [EngineFrame], isReplayed: @Sendable (String) -> Bool) {
         var frames = missed
         while true {
             // Frames are queued while `holding` is still set, so nothing overtakes them.
@@ -200,7 +200,7 @@ public final class SocketIOSocket: Sendable {
                 return held
             }
             guard let batch else { return }
-            for item in batch where item.offset.map({ !missedOffsets.contains($0) }) ?? true {
+            for item in batch where item.offset.map({ !isReplayed($0) }) ?? true {
                 frames.append(contentsOf: item.frames)
             }
         }
