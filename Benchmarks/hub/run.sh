@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Hub end-to-end latency benchmark (see docs/benchmarks.md, "Hub"): MQTT publish -> mosquitto ->
+# `fluxgate ingress` -> dev Kafka -> `fluxgate hub` -> Socket.IO receipt, on loopback.
+#
+#   Benchmarks/hub/run.sh [harness options]
+#     --rate R (5000/s)  --devices D (1000)  --clients C (1000)  --fleet-every N (500: C/N clients on "*")
+#     --processes P (2 Node load processes)  --warmup S (10)  --seconds S (30)
+#     --fetch-wait-ms MS (10)  --no-shim (measure with the dev cluster's 500 ms empty-fetch wait)  --keep
+#
+# Builds `fluxgate` in release (scratch path .build-rel; FLUXGATE_BIN=<path> skips the build),
+# compiles the paced publisher (publish.c) and the fetch-wait shim (fetchwait.c) into a temporary
+# folder, then runs harness.py. Needs mosquitto, libmosquitto-dev, librdkafka-dev, node and node-ws
+# (Debian). Every process is stopped by its pid; bounded by `timeout`.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+cd "$root"
+
+if [[ -z "${FLUXGATE_BIN:-}" ]]; then
+    swift build -c release --product fluxgate --scratch-path .build-rel >&2
+    FLUXGATE_BIN="$root/.build-rel/release/fluxgate"
+fi
+
+bin="$(mktemp -d /tmp/fluxgate-hub-bench-bin.XXXXXX)"
+trap 'rm -rf "$bin"' EXIT
+gcc -O2 -o "$bin/publish" "$here/publish.c" -lmosquitto
+gcc -O2 -shared -fPIC -o "$bin/fetchwait.so" "$here/fetchwait.c" -ldl
+
+shim=(--shim "$bin/fetchwait.so")
+args=()
+for a in "$@"; do
+    if [[ "$a" == "--no-shim" ]]; then shim=(); else args+=("$a"); fi
+done
+
+echo "fluxgate $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- Sources || echo ' (+ uncommitted Sources edits)'), load $(cut -d' ' -f1-3 /proc/loadavg)"
+timeout --signal=INT 900 python3 "$here/harness.py" --fluxgate "$FLUXGATE_BIN" --publisher "$bin/publish" "${shim[@]}" "${args[@]}"
