@@ -171,6 +171,7 @@ var targets: [Target] = [
     .testTarget(
         name: "FluxgateCLITests",
         dependencies: ["FluxgateCLI", "FluxgateTesting", "MQTT", "Simulator", "fluxgate", logging],
+        exclude: ["Commands/Browser"],
         swiftSettings: swiftSettings
     ),
     .testTarget(
