@@ -50,17 +50,33 @@ public struct Hub: Sendable {
         ioConfiguration.engine.maxPayload = 100_000
         // Origins are checked by HubRequestMiddleware (own origin from Host, plus the allow-list).
         ioConfiguration.engine.allowedOrigins = .any
+        let sessionWriter = HubSessionWriter()
+        let frontier = HubFrontier(encodesOffsets: configuration.connectionStateRecovery)
+        let sessions = HubSessionTable(
+            maxSessions: configuration.maxRecoverableSessions, retentionMillis: configuration.sessionRetention.milliseconds)
+        let recordRouter = HubRecordRouter(
+            topics: configuration.topics, store: store,
+            emitAcknowledgedTransitions: configuration.emitAcknowledgedTransitions,
+            historyMillis: configuration.historyDuration.milliseconds)
         if configuration.connectionStateRecovery {
-            ioConfiguration.connectionStateRecovery = ConnectionStateRecovery(store: InMemoryRecoveryStore())
+            let admin = try KafkaAdmin(
+                bootstrapServers: configuration.kafkaBrokers, clientID: "fluxgate-hub-\(configuration.instanceID)-recovery",
+                additionalProperties: configuration.kafkaProperties, logger: logger)
+            let recoveryStore = KafkaRecoveryStore(
+                frontier: frontier, sessions: sessions, router: recordRouter, admin: admin, configuration: configuration,
+                logger: logger)
+            // Middlewares run on recovery too: the token is checked on every hub a session moves to.
+            ioConfiguration.connectionStateRecovery = ConnectionStateRecovery(
+                maxDisconnectionDuration: configuration.sessionRetention, skipMiddlewares: false, store: recoveryStore)
         }
         let io = SocketIOServer(configuration: ioConfiguration, logger: logger)
 
         let service = HubService(
             configuration: configuration, store: store, io: io, producer: producer, readiness: observability.readiness,
-            metrics: metrics, logger: logger)
+            metrics: metrics, router: recordRouter, frontier: frontier, sessions: sessions, sessionWriter: sessionWriter, logger: logger)
         HubSocketHandlers(
             configuration: configuration, store: store, producer: producer, metrics: metrics, logger: logger,
-            noteCounter: NoteCounter()
+            noteCounter: NoteCounter(), sessions: sessions, sessionWriter: sessionWriter
         ).install(on: io)
 
         let router = Router(context: BasicWebSocketRequestContext.self)

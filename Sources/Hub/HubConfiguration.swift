@@ -56,8 +56,23 @@ public struct HubConfiguration: Sendable {
     /// Defaults: 4096 packets, 16 MiB.
     public var maxQueuedPackets: Int = 4096
     public var maxQueuedBytes: Int = 16 << 20
-    /// Whether same-hub connection state recovery is on (in-memory store, 2 min). Default: true.
+    /// Whether connection state recovery backed by Kafka is on: a dashboard that reconnects to
+    /// this or any other hub instance, or to a restarted one, gets what it missed while Kafka
+    /// still holds it, or `history-lost` (docs/hub.md "Recovery"). Default: true.
     public var connectionStateRecovery: Bool = true
+    /// The topic holding dashboard sessions for recovery (compacted, key = session `pid`):
+    /// `<prefix>hub-sessions`. The hub creates it (one partition) when it is missing.
+    public var sessionsTopic: String { topics.prefix + "hub-sessions" }
+    /// How long a recovery may take (finding the session, reading the missed events from Kafka)
+    /// before the client gets a fresh session and `history-lost`. Default: 10 s.
+    public var recoveryTimeout: Duration = .seconds(10)
+    /// Most events replayed to one recovering client; more missed events end in `history-lost`
+    /// (reloading is cheaper, and the replay must fit the client's send queue). Default: 2000.
+    public var maxRecoveredEvents: Int = 2000
+    /// How long after its last `subscribe`/`unsubscribe` a session can be recovered. Default: 24 h.
+    public var sessionRetention: Duration = .seconds(86_400)
+    /// Most sessions every hub keeps for recovery (oldest forgotten first). Default: 100 000.
+    public var maxRecoverableSessions: Int = 100_000
     /// Kafka consumer session/heartbeat are not used (no group); this is the interval of the
     /// housekeeping tick (offline detection, pruning, gauges). Default: 1 s.
     public var tickInterval: Duration = .seconds(1)
@@ -75,6 +90,10 @@ public struct HubConfiguration: Sendable {
             throw HubError(.configuration, "instance id must be 1 to 64 characters")
         }
         if tokens.contains(where: \.isEmpty) { throw HubError(.configuration, "tokens must not be empty strings") }
+        if maxRecoveredEvents < 1 || maxRecoveredEvents >= maxQueuedPackets {
+            throw HubError(.configuration, "max recovered events must be at least 1 and below max queued packets (\(maxQueuedPackets))")
+        }
+        if recoveryTimeout <= .zero { throw HubError(.configuration, "recovery timeout must be positive") }
         if maxReadingsPerDevice < 1 || maxStatsPerDevice < 1 || maxNotesPerDevice < 1 || maxDevices < 1 {
             throw HubError(.configuration, "history caps must be at least 1")
         }

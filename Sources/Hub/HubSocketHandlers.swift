@@ -14,6 +14,8 @@ struct HubSocketHandlers: Sendable {
     let metrics: HubMetrics
     let logger: Logger
     let noteCounter: NoteCounter
+    let sessions: HubSessionTable
+    let sessionWriter: HubSessionWriter
 
     static let maxSubscribeDevices = 1000
 
@@ -57,7 +59,16 @@ struct HubSocketHandlers: Sendable {
     }
 
     private func connected(_ socket: SocketIOSocket) {
-        if socket.recovered { metrics.recovery(recovered: true) }
+        if socket.recovered {
+            metrics.recovery(recovered: true)
+        } else if configuration.connectionStateRecovery, let pid = socket.handshake.auth["pid"]?.stringValue {
+            // The client asked to recover and could not: say so plainly, so that it reloads.
+            metrics.recovery(recovered: false)
+            let failure = sessions.takeFailure(pid: pid) ?? RecoveryFailure(
+                reason: "other", message: "the session could not be recovered (no offset, or unknown session); subscribe again",
+                devices: ["*"])
+            socket.emit("history-lost", [Self.historyLost(failure)])
+        }
         let name = Self.operatorName(socket)
         socket.on("subscribe") { arguments, ack in
             self.subscribe(socket, arguments.first, ack)
@@ -74,6 +85,25 @@ struct HubSocketHandlers: Sendable {
         socket.onDisconnect { reason in
             if reason.rawValue == "send queue overflow" { metrics.droppedQueueOverflow.increment() }
         }
+    }
+
+    /// The `history-lost` payload (hub-api.md 1.4) for a failed recovery.
+    static func historyLost(_ failure: RecoveryFailure) -> JSONValue {
+        .object([
+            ("devices", .array(failure.devices.map { .string($0) })), ("reason", .string(failure.reason)),
+            ("message", .string(failure.message)),
+        ])
+    }
+
+    /// Records the socket's rooms in this hub's session table at once and hands them to the
+    /// session writer (sessions topic, in the background), so that any hub can recover it.
+    private func saveSession(_ socket: SocketIOSocket) {
+        guard configuration.connectionStateRecovery, let pid = socket.pid else { return }
+        var rooms = socket.rooms
+        rooms.remove(socket.id)
+        let record = HubSessionRecord(pid: pid, sid: socket.id, rooms: rooms.sorted(), ts: WallClock.nowMilliseconds())
+        sessions.put(record)
+        sessionWriter.write(record)
     }
 
     // MARK: - Replies
@@ -162,16 +192,19 @@ struct HubSocketHandlers: Sendable {
         if subscription.fleet {
             if let events = subscription.events {
                 socket.join(events.map { HubRooms.fleet($0) })
+                saveSession(socket)
                 reply(ack, event: "subscribe", .object([
                     ("ok", true), ("devices", ["*"]), ("events", .array(events.map { .string($0.rawValue) })),
                 ]))
             } else {
                 socket.join(HubRooms.fleet)
+                saveSession(socket)
                 reply(ack, event: "subscribe", .object([("ok", true), ("devices", ["*"])]))
             }
             return
         }
         socket.join(subscription.devices.map { HubRooms.device($0.rawValue) })
+        saveSession(socket)
         reply(ack, event: "subscribe", .object([
             ("ok", true), ("devices", .array(subscription.devices.map { .string($0.rawValue) })),
         ]))
@@ -196,10 +229,12 @@ struct HubSocketHandlers: Sendable {
         if subscription.fleet {
             socket.leave(HubRooms.fleet)
             for event in HubEventName.allCases { socket.leave(HubRooms.fleet(event)) }
+            saveSession(socket)
             reply(ack, event: "unsubscribe", .object([("ok", true), ("devices", ["*"])]))
             return
         }
         for device in subscription.devices { socket.leave(HubRooms.device(device.rawValue)) }
+        saveSession(socket)
         reply(ack, event: "unsubscribe", .object([
             ("ok", true), ("devices", .array(subscription.devices.map { .string($0.rawValue) })),
         ]))
@@ -270,9 +305,13 @@ struct HubSocketHandlers: Sendable {
 
     /// Produces `record` to the operator topic; nil when Kafka did not confirm within the timeout.
     private func write(_ record: OperatorRecord) async -> KafkaDeliveryReport? {
+        await send(
+            KafkaProducerRecord(topic: configuration.topics.operatorActions, key: record.device.rawValue, value: record.encoded()))
+    }
+
+    /// Produces `kafkaRecord`; nil when Kafka did not confirm within `operatorWriteTimeout`.
+    private func send(_ kafkaRecord: KafkaProducerRecord) async -> KafkaDeliveryReport? {
         let producer = self.producer
-        let kafkaRecord = KafkaProducerRecord(
-            topic: configuration.topics.operatorActions, key: record.device.rawValue, value: record.encoded())
         let timeout = configuration.operatorWriteTimeout
         return await withTaskGroup(of: KafkaDeliveryReport?.self) { group in
             group.addTask { try? await producer.send(kafkaRecord) }

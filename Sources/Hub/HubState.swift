@@ -149,13 +149,18 @@ struct HubState: Sendable {
         return [HubEvent(name: .deviceStatus, device: status.device, payload: json)]
     }
 
-    mutating func apply(noteID: String, device: DeviceID, text: String, author: String?, ts: Int64) -> [HubEvent] {
+    /// The `note` event payload.
+    static func noteJSON(id: String, device: DeviceID, text: String, author: String?, ts: Int64) -> JSONValue {
         var members: [(key: String, value: JSONValue)] = [
-            ("id", .string(noteID)), ("device", .string(device.rawValue)), ("text", .string(text)),
+            ("id", .string(id)), ("device", .string(device.rawValue)), ("text", .string(text)),
         ]
         if let author { members.append(("author", .string(author))) }
         members.append(("ts", .int(ts)))
-        let json = JSONValue.object(members)
+        return JSONValue.object(members)
+    }
+
+    mutating func apply(noteID: String, device: DeviceID, text: String, author: String?, ts: Int64) -> [HubEvent] {
+        let json = Self.noteJSON(id: noteID, device: device, text: text, author: author, ts: ts)
         let cap = limits.maxNotes
         guard withDevice(device, { $0.add(noteID: noteID, ts: ts, json: json, cap: cap) }) != nil else { return [] }
         return [HubEvent(name: .note, device: device, payload: json)]

@@ -74,13 +74,7 @@ func withHubs(
     var hubs: [RunningHub] = []
     var services: [any Service] = [kafka.producer]
     for index in 0..<count {
-        var configuration = HubConfiguration()
-        configuration.kafkaBrokers = kafka.cluster.bootstrapServerList
-        configuration.instanceID = "test-\(index)"
-        configuration.host = "127.0.0.1"
-        configuration.httpPort = try FreePort.next()
-        configuration.dashboardsDirectory = repositoryRoot + "/dashboards"
-        configuration.vendorDirectory = repositoryRoot + "/vendor"
+        var configuration = try testHubConfiguration(kafka, instanceID: "test-\(index)")
         configure(&configuration)
         let readiness = Readiness()
         let routes = ObservabilityRoutes(registry: PrometheusCollectorRegistry(), readiness: readiness)
@@ -98,6 +92,67 @@ func withHubs(
                 }
             }
             try await body(kafka, hubs)
+        } catch {
+            await group.triggerGracefulShutdown()
+            try? await tasks.waitForAll()
+            throw error
+        }
+        await group.triggerGracefulShutdown()
+        try await tasks.waitForAll()
+    }
+}
+
+/// The tests' hub settings: the fixture's cluster, loopback, a free port, the repository's
+/// dashboards.
+func testHubConfiguration(_ kafka: KafkaFixture, instanceID: String, port: Int? = nil) throws -> HubConfiguration {
+    var configuration = HubConfiguration()
+    configuration.kafkaBrokers = kafka.cluster.bootstrapServerList
+    configuration.instanceID = instanceID
+    configuration.host = "127.0.0.1"
+    configuration.httpPort = try port ?? FreePort.next()
+    configuration.dashboardsDirectory = repositoryRoot + "/dashboards"
+    configuration.vendorDirectory = repositoryRoot + "/vendor"
+    return configuration
+}
+
+/// Runs `body` with the Kafka fixture and its producer running, and no hub (start hubs one at a
+/// time with ``withHub(_:_:_:)``, to stop and restart them).
+func withKafka(_ body: (KafkaFixture) async throws -> Void) async throws {
+    let kafka = try KafkaFixture()
+    defer { kafka.cluster.shutdown() }
+    let group = ServiceGroup(services: [kafka.producer], gracefulShutdownSignals: [], logger: testLogger)
+    try await withThrowingTaskGroup(of: Void.self) { tasks in
+        tasks.addTask { try await group.run() }
+        do {
+            try await body(kafka)
+        } catch {
+            await group.triggerGracefulShutdown()
+            try? await tasks.waitForAll()
+            throw error
+        }
+        await group.triggerGracefulShutdown()
+        try await tasks.waitForAll()
+    }
+}
+
+/// Runs one hub with `configuration` while `body` runs, then stops it gracefully (its
+/// dashboards are disconnected as on a hub shutdown).
+func withHub(
+    _ kafka: KafkaFixture, _ configuration: HubConfiguration, _ body: (RunningHub) async throws -> Void
+) async throws {
+    let readiness = Readiness()
+    let routes = ObservabilityRoutes(registry: PrometheusCollectorRegistry(), readiness: readiness)
+    let hub = RunningHub(
+        hub: try Hub(configuration: configuration, observability: routes, logger: testLogger), port: configuration.httpPort,
+        readiness: readiness)
+    let group = ServiceGroup(services: hub.hub.services, gracefulShutdownSignals: [], logger: testLogger)
+    try await withThrowingTaskGroup(of: Void.self) { tasks in
+        tasks.addTask { try await group.run() }
+        do {
+            try await waitUntil(timeout: .seconds(30), "hub ready and listening") {
+                hub.readiness.isReady && FreePort.isAccepting(port: hub.port)
+            }
+            try await body(hub)
         } catch {
             await group.triggerGracefulShutdown()
             try? await tasks.waitForAll()

@@ -9,10 +9,22 @@ Options:
   --note DEVICE TEXT             send a note after subscribing
   --transport websocket|polling  (default: both, polling first, as browsers do)
   --duration S                   exit after S seconds (default 60)
+Connection state recovery (python-socketio 5.x keeps no pid/offset itself, so this script does
+what the official JavaScript client does):
+  --recover                      remember the CONNECT `pid` and the last event offset (the last
+                                 argument of broadcasts); after a disconnect, reconnect with
+                                 auth {pid, offset}; prints SESSION <pid> recovered=<true|false>
+                                 after every connect; subscribes again when not recovered
+  --reconnect-url URL            where to reconnect (repeatable, tried in turn; default: url)
+  --drop-file PATH               when PATH exists, drop the connection once (network loss)
+  --resume-file PATH             after a disconnect, wait until PATH exists before reconnecting
+  --pid P --offset O             recovery auth for the first connect
 """
 import argparse
 import asyncio
+import itertools
 import json
+import os
 import sys
 
 import socketio
@@ -33,16 +45,98 @@ async def main():
     parser.add_argument("--note", nargs=2)
     parser.add_argument("--transport")
     parser.add_argument("--duration", type=float, default=60)
+    parser.add_argument("--recover", action="store_true")
+    parser.add_argument("--reconnect-url", action="append", default=[])
+    parser.add_argument("--drop-file")
+    parser.add_argument("--resume-file")
+    parser.add_argument("--pid")
+    parser.add_argument("--offset")
     args = parser.parse_args()
 
-    sio = socketio.AsyncClient(reconnection=False)
     pending = set()
     auth = {}
     if args.token is not None:
         auth["token"] = args.token
     if args.name is not None:
         auth["name"] = args.name
+    # Recovery state, as the JavaScript client keeps it.
+    session = {"pid": args.pid, "offset": args.offset, "sent_pid": None}
 
+    class Client(socketio.AsyncClient):
+        async def _handle_connect(self, namespace, data):
+            if isinstance(data, dict) and data.get("pid"):
+                session["recovered"] = session["sent_pid"] is not None and data["pid"] == session["sent_pid"]
+                session["pid"] = data["pid"]
+            await super()._handle_connect(namespace, data)
+
+    sio = Client(reconnection=False)
+    install_handlers(sio, args, session, pending)
+
+    transports = [args.transport] if args.transport else ["polling", "websocket"]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + args.duration
+
+    def recovery_auth():
+        value = dict(auth)
+        session["sent_pid"] = None
+        session["recovered"] = False
+        if session["pid"] and session["offset"] is not None:
+            value["pid"] = session["pid"]
+            value["offset"] = session["offset"]
+            session["sent_pid"] = session["pid"]
+        return value
+
+    try:
+        await sio.connect(args.url, auth=recovery_auth() if args.recover or args.pid else auth, transports=transports, wait_timeout=10)
+    except socketio.exceptions.ConnectionError as error:
+        out("REFUSED", json.dumps(str(error)))
+        await asyncio.sleep(0.2)
+        return 3
+    if args.recover:
+        out("SESSION", session["pid"] or "", "recovered=" + ("true" if session["recovered"] else "false"))
+    for payload in args.subscribe:
+        answer = await sio.call("subscribe", json.loads(payload), timeout=10)
+        out("ACK", "subscribe", json.dumps(answer))
+    if args.note:
+        answer = await sio.call("note", {"device": args.note[0], "text": args.note[1]}, timeout=10)
+        out("ACK", "note", json.dumps(answer))
+    if not args.recover:
+        await asyncio.sleep(args.duration)
+        await sio.disconnect()
+        return 0
+
+    urls = itertools.cycle(args.reconnect_url or [args.url])
+    dropped = False
+    while loop.time() < deadline:
+        if sio.connected:
+            if args.drop_file and not dropped and os.path.exists(args.drop_file):
+                dropped = True
+                out("DROPPING")
+                await sio.eio.disconnect(abort=True)
+            await asyncio.sleep(0.05)
+            continue
+        if args.resume_file and not os.path.exists(args.resume_file):
+            await asyncio.sleep(0.05)
+            continue
+        sio = Client(reconnection=False)
+        install_handlers(sio, args, session, pending)
+        url = next(urls)
+        try:
+            await sio.connect(url, auth=recovery_auth(), transports=transports, wait_timeout=5)
+        except socketio.exceptions.ConnectionError:
+            await asyncio.sleep(0.2)
+            continue
+        out("SESSION", session["pid"] or "", "recovered=" + ("true" if session["recovered"] else "false"), url)
+        if not session["recovered"]:
+            for payload in args.subscribe:
+                answer = await sio.call("subscribe", json.loads(payload), timeout=10)
+                out("ACK", "subscribe", json.dumps(answer))
+    if sio.connected:
+        await sio.disconnect()
+    return 0
+
+
+def install_handlers(sio, args, session, pending):
     @sio.event
     async def connect():
         out("CONNECTED", sio.get_sid() or "")
@@ -65,29 +159,14 @@ async def main():
     @sio.on("*")
     async def any_event(event, *data):
         payload = data[0] if data else None
+        if args.recover and len(data) >= 2 and isinstance(data[-1], str):
+            session["offset"] = data[-1]
         out("EVENT", event, json.dumps(payload))
         if args.ack_on_alert and event == "alert" and isinstance(payload, dict) and payload.get("state") == "active":
             # Keep a reference: the event loop holds tasks weakly, an unreferenced one can vanish.
             task = asyncio.ensure_future(send_ack(payload["id"]))
             pending.add(task)
             task.add_done_callback(pending.discard)
-
-    transports = [args.transport] if args.transport else ["polling", "websocket"]
-    try:
-        await sio.connect(args.url, auth=auth, transports=transports, wait_timeout=10)
-    except socketio.exceptions.ConnectionError as error:
-        out("REFUSED", json.dumps(str(error)))
-        await asyncio.sleep(0.2)
-        return 3
-    for payload in args.subscribe:
-        answer = await sio.call("subscribe", json.loads(payload), timeout=10)
-        out("ACK", "subscribe", json.dumps(answer))
-    if args.note:
-        answer = await sio.call("note", {"device": args.note[0], "text": args.note[1]}, timeout=10)
-        out("ACK", "note", json.dumps(answer))
-    await asyncio.sleep(args.duration)
-    await sio.disconnect()
-    return 0
 
 
 if __name__ == "__main__":
