@@ -170,7 +170,7 @@ var targets: [Target] = [
     .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Telemetry"], swiftSettings: swiftSettings),
     .testTarget(
         name: "FluxgateCLITests",
-        dependencies: ["FluxgateCLI", "FluxgateTesting", "MQTT", "Simulator", "fluxgate", logging],
+        dependencies: ["FluxgateCLI", "FluxgateTesting", "MQTT", "Simulator", "Kafka", "Ingress", "Telemetry", "fluxgate", logging, lifecycle],
         exclude: ["Commands/Browser"],
         swiftSettings: swiftSettings
     ),

@@ -9,7 +9,10 @@ public struct Fluxgate: AsyncParsableCommand {
             Every flag also has a FLUXGATE_* environment variable and a key in the YAML file given
             with --config; precedence is flag > environment > file > default.
             """,
-        subcommands: [IngressCommand.self, WindowingCommand.self, HubCommand.self, DevKafkaCommand.self, SimulateCommand.self, DemoCommand.self]
+        subcommands: [
+            IngressCommand.self, WindowingCommand.self, HubCommand.self, DevKafkaCommand.self, SimulateCommand.self, DemoCommand.self,
+            DeadLetterCommand.self,
+        ]
     )
 
     public init() {}
