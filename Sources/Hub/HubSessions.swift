@@ -125,6 +125,11 @@ final class HubSessionTable: Sendable {
         }
     }
 
+    /// Forgets a session that ended for good (explicit disconnect).
+    func remove(pid: String) {
+        state.withLockedValue { _ = $0.sessions.removeValue(forKey: pid) }
+    }
+
     func session(pid: String) -> HubSessionRecord? {
         state.withLockedValue { $0.sessions[pid] }
     }
@@ -163,7 +168,8 @@ final class HubSessionTable: Sendable {
 /// ``HubService``, sends whatever is waiting as one batch. A session Kafka did not take (or not
 /// yet) is recoverable on this hub only (its table has it at once).
 final class HubSessionWriter: Sendable {
-    private let pending = NIOLockedValueBox<[String: HubSessionRecord]>([:])
+    /// Record value per pid; empty = tombstone (the session ended).
+    private let pending = NIOLockedValueBox<[String: [UInt8]]>([:])
     private let wakes: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
 
@@ -172,7 +178,13 @@ final class HubSessionWriter: Sendable {
     }
 
     func write(_ record: HubSessionRecord) {
-        pending.withLockedValue { $0[record.pid] = record }
+        pending.withLockedValue { $0[record.pid] = record.encoded() }
+        wake.yield()
+    }
+
+    /// Deletes the session from the topic (a tombstone).
+    func delete(pid: String) {
+        pending.withLockedValue { $0[pid] = [] }
         wake.yield()
     }
 
@@ -181,10 +193,10 @@ final class HubSessionWriter: Sendable {
         for await _ in wakes {
             let batch = pending.withLockedValue { pending in
                 defer { pending = [:] }
-                return Array(pending.values)
+                return pending
             }
             guard !batch.isEmpty else { continue }
-            let records = batch.map { KafkaProducerRecord(topic: topic, key: $0.pid, value: $0.encoded()) }
+            let records = batch.map { KafkaProducerRecord(topic: topic, key: $0.key, value: $0.value) }
             let failed: Int
             do {
                 failed = try await producer.send(batch: records).filter { (try? $0.get()) == nil }.count

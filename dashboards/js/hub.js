@@ -106,6 +106,9 @@ export class Hub {
     s.on("connect", () => {
       const first = !this.connectedOnce;
       this.connectedOnce = true;
+      // After a connect the hub could not recover it sends `history-lost` (docs/hub.md,
+      // Recovery); the sync below already reloads, so that one only explains why.
+      this.lostExpected = !s.recovered;
       this.setState("live", s.recovered ? "reconnected, nothing missed" : "");
       if (first) this.sync("open");
       else if (!s.recovered) this.sync("resync");
@@ -135,9 +138,18 @@ export class Hub {
       }
     });
     s.io.on("reconnect_attempt", (n) => this.setState("reconnecting", `attempt ${n}`));
-    s.on("history-lost", (payload) => this.sync("history-lost", payload));
-    s.onAny(() => {
+    s.on("history-lost", (payload) => {
+      if (this.lostExpected) {
+        this.lostExpected = false;
+        this.notice(`Some events could not be recovered (${payload?.reason || "other"}); history reloaded.`);
+        return;
+      }
+      this.sync("history-lost", payload);
+    });
+    s.onAny((event) => {
       this.events++;
+      // After any other event, a history-lost is news (for example a queue overflow): reload.
+      if (event !== "history-lost") this.lostExpected = false;
     });
   }
 

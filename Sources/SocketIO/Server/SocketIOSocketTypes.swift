@@ -16,8 +16,9 @@ public struct SocketIODisconnectReason: Sendable, Hashable, CustomStringConverti
 
     init(_ engine: EngineIOCloseReason) { self.rawValue = engine.rawValue }
 
-    /// Reasons after which connection state recovery may restore the socket.
-    var isRecoverable: Bool {
+    /// Reasons after which connection state recovery may restore the socket (all but an
+    /// explicit namespace disconnect by either side and a parse error).
+    public var isRecoverable: Bool {
         ![Self.clientNamespaceDisconnect.rawValue, Self.serverNamespaceDisconnect.rawValue, "parse error"]
             .contains(rawValue)
     }
