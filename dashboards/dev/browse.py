@@ -93,7 +93,12 @@ class Browser:
             except asyncio.TimeoutError:
                 self.proc.kill()
                 await self.proc.wait()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        # Chromium's helper processes may still write to the profile for a moment after it exits.
+        for _ in range(20):
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            if not self.tmp or not pathlib.Path(self.tmp).exists():
+                break
+            await asyncio.sleep(0.1)
 
     async def read(self):
         async for msg in self.ws:
