@@ -21,17 +21,18 @@ struct DemoBrowserRun {
     /// Where screenshots go: `.artifacts/screenshots/demo-dashboards/` (git-ignored).
     static let screenshotFolder = CLITestSupport.packageRoot.appendingPathComponent(".artifacts/screenshots/demo-dashboards")
 
-    /// Starts the built `fluxgate demo` on free ports, waits for its dashboard URL, runs the
-    /// driver's `steps` against it (the demo's MQTT port from its `mqtt=127.0.0.1:<port>` log
-    /// line) and stops the demo (SIGTERM, as a user would) whatever happened.
+    /// Starts the built `fluxgate demo` as the README does (from the repository root, so with
+    /// its default `dashboards` and `vendor` folders) but on a free HTTP port, waits for its
+    /// dashboard URL, runs the driver's `steps` against it (the demo's MQTT port from its
+    /// `mqtt=127.0.0.1:<port>` log line) and stops the demo (SIGTERM, as Ctrl-C would) whatever
+    /// happened.
     static func run(steps: String, extraArguments: [String] = []) async throws -> DemoBrowserRun {
-        let root = CLITestSupport.packageRoot
+        // `env -C` changes directory and then execs, so the child's pid is the demo's.
         let demo = try ChildProcess.spawn(
-            try BuiltExecutable.path("fluxgate"),
+            "/usr/bin/env",
             arguments: [
-                "demo", "--http-port", "\(try FreePort.next())",
-                "--dashboards-dir", root.appendingPathComponent("dashboards").path,
-                "--vendor-dir", root.appendingPathComponent("vendor").path,
+                "-C", CLITestSupport.packageRoot.path, try BuiltExecutable.path("fluxgate"), "demo",
+                "--http-port", "\(try FreePort.next())",
             ])
         defer { demo.kill() }
         do {
