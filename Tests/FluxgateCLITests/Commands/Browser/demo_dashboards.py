@@ -129,9 +129,9 @@ async def step_pages(b, c, args, out):
     c.check("device: a chart per metric",
             await b.wait_for("document.querySelectorAll('.chart canvas').length >= 2", 15),
             await b.eval("[...document.querySelectorAll('.chart')].map(c => c.dataset.metric)"))
-    await asyncio.sleep(1.5)
+    drawn = await b.wait_for(f"{CHART_PIXELS} > 200", 15)
     pixels = await b.eval(CHART_PIXELS)
-    c.check("device: chart drawn (reading-line pixels on the canvas)", pixels > 200, pixels)
+    c.check("device: chart drawn (reading-line pixels on the canvas)", drawn, pixels)
     c.check("device: statistics shown",
             await b.wait_for("[...document.querySelectorAll('.chart-stats')].some(s => s.textContent.includes('mean'))", 20),
             await b.eval("[...document.querySelectorAll('.chart-stats')].map(s => s.textContent)"))
