@@ -101,6 +101,12 @@ struct HubRecoveryTests {
             FileManager.default.createFile(atPath: drop, contents: nil)
             try await client.waitForLine { $0 == "DISCONNECTED" }
             try await Self.send(kafka, 21...60)
+            // Hub 2 has them all before the client comes: they must come from the replay.
+            try await waitUntil(timeout: .seconds(30), "hub 2 read readings 21...60") {
+                hubs[1].hub.service.store.withState { state in
+                    Self.devices.allSatisfy { state.devices[DeviceID($0)!]?.readings.last?.seq == 60 }
+                }
+            }
             FileManager.default.createFile(atPath: resume, contents: nil)
             // Keep writing while the client reconnects and its replay is read, so that live
             // events meet the replay at the splice point.
