@@ -202,6 +202,14 @@ public final class Pipeline: Sendable {
         try await stop(stage, signal: SIGTERM, timeout: timeout)
     }
 
+    /// SIGTERM (see ``terminate(_:timeout:)``), then ``start(_:)`` again on the same port.
+    @discardableResult
+    public func restart(_ stage: Stage) async throws -> StageExit {
+        let exit = try await terminate(stage)
+        try await start(stage)
+        return exit
+    }
+
     /// Sends SIGKILL to `stage` and waits for it to exit.
     @discardableResult
     public func kill(_ stage: Stage) async throws -> StageExit {
@@ -230,14 +238,18 @@ public final class Pipeline: Sendable {
 
     private func logFile(_ stage: Stage) -> URL { directory.appendingPathComponent("\(stage.rawValue).log") }
 
-    private func arguments(_ stage: Stage) -> [String] {
+    /// The command line of `stage` in this pipeline, on `httpPort` (default: the stage's own port).
+    /// A second instance of a stage (start it with ``fluxgate(_:output:)``) needs another port and
+    /// an `instance` name, which makes its MQTT client id (ingress) or instance id (hub) unique.
+    public func arguments(for stage: Stage, httpPort: Int? = nil, instance: String? = nil) -> [String] {
+        let suffix = instance.map { "-\($0)" } ?? ""
         var arguments = [
             stage.rawValue, "--kafka-brokers", kafkaBootstrap, "--kafka-topic-prefix", topicPrefix,
-            "--log-level", configuration.logLevel, "--http-port", String(port(stage)),
+            "--log-level", configuration.logLevel, "--http-port", String(httpPort ?? port(stage)),
         ]
         switch stage {
         case .ingress:
-            arguments += ["--mqtt-url", broker.url, "--mqtt-client-id", "pipeline-ingress-\(topicPrefix.dropLast())"]
+            arguments += ["--mqtt-url", broker.url, "--mqtt-client-id", "pipeline-ingress-\(topicPrefix.dropLast())\(suffix)"]
         case .windowing:
             if configuration.rulesYAML != nil {
                 arguments += ["--rules", directory.appendingPathComponent("rules.yaml").path]
@@ -245,7 +257,7 @@ public final class Pipeline: Sendable {
         case .hub:
             arguments += [
                 "--dashboards-dir", Self.repositoryRoot + "/dashboards", "--vendor-dir", Self.repositoryRoot + "/vendor",
-                "--instance-id", "pipeline-hub",
+                "--instance-id", "pipeline-hub\(suffix)",
             ]
         }
         return arguments + (configuration.extraArguments[stage] ?? [])
@@ -256,7 +268,7 @@ public final class Pipeline: Sendable {
             throw FixtureError(code: "already-running", message: "\(stage) runs already (pid \(existing.pid)); stop it first")
         }
         let child = try ChildProcess.spawn(
-            executable, arguments: arguments(stage), environment: Self.stageEnvironment(), output: .file(logFile(stage).path))
+            executable, arguments: arguments(for: stage), environment: Self.stageEnvironment(), output: .file(logFile(stage).path))
         running.withLock { $0[stage] = child }
     }
 
