@@ -50,7 +50,10 @@ struct MQTTOptions: ParsableArguments {
         let url = try resolver.required(Self.urlSetting, expected: "mqtt://host[:port] or mqtts://host[:port]", MQTTURL.init)
         let clientID = try resolver.required(
             Self.clientIDSetting(default: defaultClientID), expected: "1-64 letters, digits, '_' or '-'", { Self.isTopicLevelName($0) ? $0 : nil })
-        let expiry = try resolver.required(Self.sessionExpirySetting, expected: "a duration such as 30m or 1h", ValueParsers.duration)
+        // MQTT 5 carries the expiry as a 32-bit number of seconds.
+        let expiry = try resolver.required(
+            Self.sessionExpirySetting, expected: "a duration such as 30m or 1h, at most 4294967295s (about 136 years)"
+        ) { ValueParsers.duration($0).flatMap { $0 <= .seconds(UInt32.max) ? $0 : nil } }
         let version = try resolver.required(Self.protocolSetting, expected: "5 or 3.1.1") { text -> MQTTConfiguration.ProtocolVersion? in
             switch text {
             case "5", "5.0": .v5

@@ -41,6 +41,7 @@ struct ConfigurationValidationTests {
         Case(arguments: ["ingress"] + kafka + ["--mqtt-url", "http://broker"], message: "invalid value 'http://broker' for mqtt-url (from flag --mqtt-url): expected mqtt://host[:port] or mqtts://host[:port]."),
         Case(arguments: ["ingress"] + kafka + ["--mqtt-client-id", "ingress/1"], message: "invalid value 'ingress/1' for mqtt-client-id (from flag --mqtt-client-id): expected 1-64 letters, digits, '_' or '-'."),
         Case(arguments: ["simulate"], environment: ["FLUXGATE_MQTT_SESSION_EXPIRY": "forever"], message: "invalid value 'forever' for mqtt-session-expiry (from environment variable FLUXGATE_MQTT_SESSION_EXPIRY): expected a duration"),
+        Case(arguments: ["ingress"] + kafka + ["--mqtt-session-expiry", "2000000h"], message: "invalid value '2000000h' for mqtt-session-expiry (from flag --mqtt-session-expiry): expected a duration such as 30m or 1h, at most 4294967295s"),
         Case(arguments: ["simulate", "--mqtt-protocol", "3"], message: "invalid value '3' for mqtt-protocol (from flag --mqtt-protocol): expected 5 or 3.1.1."),
         // ingress
         Case(arguments: ["ingress"] + kafka + ["--http-port", "70000"], message: "invalid value '70000' for http-port (from flag --http-port): expected a port number 0-65535."),

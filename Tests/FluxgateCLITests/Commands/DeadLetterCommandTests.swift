@@ -189,6 +189,61 @@ struct DeadLetterCommandTests {
         }
     }
 
+    @Test("records that cannot be replayed (cut by the ingress, rejected by the windowing stage) are skipped, listed and not published", .timeLimit(.minutes(3)))
+    func unreplayableRecordsAreSkipped() async throws {
+        let broker = try await MosquittoBroker.start()
+        defer { broker.shutdown() }
+        let cluster = try DevKafkaCluster(brokerCount: 1, logger: logger)
+        defer { cluster.shutdown() }
+        try cluster.createTopic(topics.deadLetter, partitions: Self.partitions)
+        let producer = try KafkaProducer(configuration: .init(bootstrapServers: cluster.bootstrapServerList), logger: logger)
+        var subscriberConfiguration = MQTTConfiguration(host: broker.host, port: broker.port, clientID: "deadletter-test-witness")
+        subscriberConfiguration.acknowledgement = .automatic
+        let witness = try MQTTClient(configuration: subscriberConfiguration, logger: logger)
+        let seen = DeadLetterCollector([String]())
+
+        try await whileRunning([producer, witness], logger: logger) {
+            func header(_ key: String, _ value: String) -> KafkaHeader { KafkaHeader(key: key, string: value) }
+            let results = try await producer.send(batch: [
+                KafkaProducerRecord(
+                    topic: topics.deadLetter, key: "dev-s", value: Array("{ok?".utf8),
+                    headers: [header("fluxgate-error", "invalid-json"), header("fluxgate-mqtt-topic", "devices/dev-s/telemetry")]),
+                KafkaProducerRecord(
+                    topic: topics.deadLetter, key: "dev-s", value: Array("{cut".utf8),
+                    headers: [
+                        header("fluxgate-error", "too-large"), header("fluxgate-mqtt-topic", "devices/dev-s/telemetry"),
+                        header("fluxgate-original-size", "700000"),
+                    ]),
+                KafkaProducerRecord(
+                    topic: topics.deadLetter, key: "dev-s", value: Array(#"{"device":"dev-s"}"#.utf8),
+                    headers: [header("fluxgate-error", "late-reading"), header("fluxgate-kafka-topic", topics.readings)]),
+            ])
+            #expect(results.allSatisfy { if case .success = $0 { true } else { false } })
+            try await witness.subscribe("devices/#", qos: .atLeastOnce)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await batch in witness.messages {
+                        seen.update { $0 += batch.messages.map { "\($0.topic) \($0.payloadString)" } }
+                    }
+                }
+                defer { group.cancelAll() }
+                let kafka = ["--kafka-brokers", cluster.bootstrapServers, "--kafka-topic-prefix", topics.prefix]
+                let result = try await fluxgate(["replay", "--all", "--json", "--mqtt-url", broker.url] + kafka)
+                #expect(result.status == 0, "stderr: \(result.stderr)")
+                let report = try JSONDecoder().decode(DeadLetterOutput.Replay.self, from: Data(result.stdout.utf8))
+                #expect(report.matched == 3 && report.published == 1 && report.records.map(\.reason) == ["invalid-json"])
+                #expect(Set(report.skipped.map(\.reason)) == ["too-large", "late-reading"])
+                #expect(report.skipped.first { $0.reason == "too-large" }?.why.contains("cut to 4 of 700000 bytes") == true)
+                #expect(report.skipped.first { $0.reason == "late-reading" }?.why.contains("did not come from MQTT") == true)
+
+                // A marker after the replay: once the witness has it, it has whatever the replay sent.
+                try await witness.publish(topic: "devices/marker/telemetry", payload: "end", qos: .atLeastOnce)
+                try await waitUntil(30, "the marker") { seen.value.contains("devices/marker/telemetry end") }
+                #expect(seen.value == ["devices/dev-s/telemetry {ok?", "devices/marker/telemetry end"])
+            }
+        }
+    }
+
     @Test(
         "bad arguments stop with a clear message and exit status 1, before touching Kafka or MQTT",
         .timeLimit(.minutes(2)),
