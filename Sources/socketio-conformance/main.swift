@@ -86,7 +86,7 @@ var logger = Logger(label: "socketio-conformance")
 logger.logLevel = .info
 let app = Application(
     router: router,
-    server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: io.webSocketUpgradeConfiguration),
+    server: .socketIO(io, webSocketRouter: router),
     configuration: .init(address: .hostname(host, port: port)),
     logger: logger
 )

@@ -54,6 +54,11 @@ extension EngineIOServer {
                 let handshake = EngineIOHandshake(
                     headers: request.headers, query: validated.query, url: request.uri.string, transport: .websocket)
                 let session = validated.session
+                if let capture = EngineUpgradeCapture.current {
+                    // Routed by `EngineIOUpgradeChannel`: it serves the WebSocket itself.
+                    capture.plan = EngineWebSocketPlan(server: self, handshake: handshake, session: session)
+                    return Response(status: .ok)
+                }
                 // Hand the connection to the WebSocket upgrade (the middleware records the handler
                 // in the request context, which the upgrade channel then runs).
                 let upgrade = WebSocketUpgradeMiddleware<Context>(shouldUpgrade: { _, _ in .upgrade([:]) }) {

@@ -6,42 +6,36 @@ import Logging
 import NIOCore
 
 extension EngineIOServer {
-    // MARK: - WebSocket
+    // MARK: - WebSocket (async hummingbird-websocket transport)
 
+    /// Serves Engine.IO on a WebSocket upgraded by hummingbird-websocket's
+    /// `HTTP1WebSocketUpgradeChannel` (the `.http1WebSocketUpgrade` server builder, which
+    /// permessage-deflate needs). It holds a reader and a writer task for the connection's
+    /// life; the event-driven `EngineWebSocketHandler` serves the same protocol without tasks.
     func runWebSocket(
         inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, handshake: EngineIOHandshake,
         session existing: EngineIOSession?
     ) async {
-        let webSocketID = nextWebSocketID()
-        let session: EngineIOSession
-        if let existing {
-            guard existing.beginProbe(webSocketID: webSocketID) else {
-                try? await outbound.close(.policyViolation, reason: "Bad request")
-                return
-            }
-            session = existing
-        } else {
-            guard let created = makeSession(handshake: handshake, webSocketID: webSocketID) else {
-                try? await outbound.close(.policyViolation, reason: "Forbidden")
-                return
-            }
-            session = created
-            session.enqueue([openPacket(for: session, upgrades: [])])
-            session.startHeartbeat()
-            handlers.opened(session)
+        let connection: EngineWebSocketConnection
+        switch EngineWebSocketConnection.open(server: self, handshake: handshake, existing: existing) {
+        case .failure(let refusal):
+            try? await outbound.close(.policyViolation, reason: refusal.reason.rawValue)
+            return
+        case .success(let opened):
+            connection = opened
         }
         enum Finished { case reader, writer, upgradeTimer }
         let upgradeTimeout = configuration.upgradeTimeout
         await withTaskGroup(of: Finished.self) { group in
             group.addTask {
-                await self.readLoop(session, webSocketID: webSocketID, inbound: inbound, outbound: outbound)
+                await self.readLoop(connection, inbound: inbound, outbound: outbound)
                 return .reader
             }
             group.addTask {
-                await self.writeLoop(session, webSocketID: webSocketID, outbound: outbound)
+                await self.writeLoop(connection, outbound: outbound)
                 return .writer
             }
-            if existing != nil {
+            if connection.isUpgrade {
                 group.addTask {
                     try? await Task.sleep(for: upgradeTimeout)
                     return .upgradeTimer
@@ -49,79 +43,63 @@ extension EngineIOServer {
             }
             while let finished = await group.next() {
                 // The upgrade timer only ends the WebSocket if the upgrade is still pending.
-                if finished == .upgradeTimer && !session.isProbing(webSocketID: webSocketID) { continue }
+                if finished == .upgradeTimer && !connection.isProbing { continue }
                 break
             }
             group.cancelAll()
         }
-        session.webSocketEnded(webSocketID: webSocketID)
+        connection.ended()
         try? await outbound.close(.normalClosure, reason: nil)
     }
 
     func readLoop(
-        _ session: EngineIOSession, webSocketID: Int, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter
+        _ connection: EngineWebSocketConnection, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter
     ) async {
         var messages = inbound.messages(maxSize: configuration.maxPayload).makeAsyncIterator()
         do {
-            // Upgrade probe phase: only `2probe`, `5` and noops are allowed.
-            while session.isProbing(webSocketID: webSocketID) {
-                guard case .text(let text)? = try await messages.next() else { return }
-                if text == "2probe" {
-                    guard session.probeReceived(webSocketID: webSocketID) else { return }
-                    try await outbound.write(.text("3probe"))
-                } else if text == "5" {
-                    guard session.completeUpgrade(webSocketID: webSocketID) else { return }
-                } else if text != "6" {
-                    return
-                }
-            }
             while let message = try await messages.next() {
-                let packet: EngineInbound
+                let step: EngineWebSocketConnection.Step
                 switch message {
-                case .text(let text):
-                    do {
-                        packet = try EngineCodec.decode(text: Substring(text))
-                    } catch {
-                        session.close(reason: .parseError)
-                        return
-                    }
-                case .binary(let buffer):
-                    packet = .message(.binary(buffer))
+                case .text(let text): step = connection.received(text: text)
+                case .binary(let buffer): step = connection.received(binary: buffer)
                 }
-                do {
-                    try await session.receive(packet)
-                } catch {
-                    session.close(reason: .parseError)
-                    return
+                switch step {
+                case .none: continue
+                case .end: return
+                case .reply(let frame): try await Self.write(frame, to: outbound)
+                case .packet(let packet): guard await connection.handle(packet) else { return }
                 }
-                if session.isClosed { return }
             }
         } catch {
             // Oversized or malformed frames, or a broken connection, end the WebSocket
             // (reason `transport error`, as the reference server reports them).
-            logger.debug("websocket read failed", metadata: ["sid": "\(session.id)", "error": "\(error)"])
-            if !session.isProbing(webSocketID: webSocketID) { session.close(reason: .transportError) }
+            logger.debug("websocket read failed", metadata: ["sid": "\(connection.session.id)", "error": "\(error)"])
+            connection.failed()
         }
     }
 
-    func writeLoop(_ session: EngineIOSession, webSocketID: Int, outbound: WebSocketOutboundWriter) async {
-        while let frames = await session.nextFrames(webSocketID: webSocketID) {
+    func writeLoop(_ connection: EngineWebSocketConnection, outbound: WebSocketOutboundWriter) async {
+        while let frames = await connection.session.nextFrames(webSocketID: connection.webSocketID) {
             do {
                 for (index, frame) in frames.enumerated() {
                     // One packet per flush, like the reference server's one-write-in-flight
                     // transport: let the previous write reach the socket first.
                     if index > 0 { await Task.yield() }
-                    switch frame {
-                    case .text(let buffer):
-                        try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: buffer)))
-                    case .binary(let buffer):
-                        try await outbound.write(.binary(buffer))
-                    }
+                    try await Self.write(frame, to: outbound)
                 }
             } catch {
-                session.close(reason: .transportError)
+                connection.session.close(reason: .transportError)
                 return
             }
+        }
+    }
+
+    static func write(_ frame: EngineFrame, to outbound: WebSocketOutboundWriter) async throws {
+        switch frame {
+        case .text(let buffer):
+            try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: buffer)))
+        case .binary(let buffer):
+            try await outbound.write(.binary(buffer))
         }
     }
 }

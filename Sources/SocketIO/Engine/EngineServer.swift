@@ -66,11 +66,17 @@ public final class EngineIOServer: Sendable {
         for session in all { session.close(reason: .serverShuttingDown) }
     }
 
-    /// The WebSocket settings this server needs from the application's HTTP server builder:
+    /// The WebSocket settings this server needs from hummingbird-websocket's server builder:
     /// frames up to `maxPayload`, no automatic pings (Engine.IO has its own heartbeat), and
     /// permessage-deflate when configured. Use it as
-    /// `.http1WebSocketUpgrade(webSocketRouter: router, configuration: server.webSocketUpgradeConfiguration)`.
+    /// `.http1WebSocketUpgrade(webSocketRouter: router, configuration: server.webSocketUpgradeConfiguration)`,
+    /// or prefer `.engineIO(webSocketRouter:configuration:)`, which serves WebSockets without
+    /// a task per connection.
     public var webSocketUpgradeConfiguration: HTTP1WebSocketUpgradeChannel.Configuration {
+        .init(ws: Self.webSocketServerConfiguration(configuration))
+    }
+
+    static func webSocketServerConfiguration(_ configuration: EngineIOConfiguration) -> WebSocketServerConfiguration {
         var extensions: [WebSocketExtensionFactory] = []
         if let deflate = configuration.perMessageDeflate {
             extensions.append(
@@ -81,17 +87,16 @@ public final class EngineIOServer: Sendable {
                 ))
         }
         return .init(
-            ws: .init(
-                maxFrameSize: configuration.maxPayload,
-                extensions: extensions,
-                autoPing: .disabled,
-                closeTimeout: .seconds(5)
-            )
+            maxFrameSize: configuration.maxPayload,
+            extensions: extensions,
+            autoPing: .disabled,
+            closeTimeout: .seconds(5)
         )
     }
 
     /// Adds the Engine.IO endpoint at `path` (for example `"/engine.io"`) to `router`. The same
-    /// router must also be the application's `webSocketRouter` for the WebSocket transport.
+    /// router must also be the application's `webSocketRouter` for the WebSocket transport
+    /// (`.engineIO(webSocketRouter:configuration:)` or `.http1WebSocketUpgrade(webSocketRouter:configuration:)`).
     public func mount<Context: WebSocketRequestContext & RequestContext>(on router: Router<Context>, at path: String) {
         let routerPath = RouterPath(path)
         for method in [HTTPRequest.Method.get, .post, .put, .delete, .patch, .options, .head] {

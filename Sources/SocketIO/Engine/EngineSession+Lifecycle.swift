@@ -98,7 +98,7 @@ extension EngineIOSession {
         // A client-initiated close ends a pending poll with a noop, a server close with a close
         // packet (as the reference server does).
         taken.pollWaiter?.resume(returning: [reason == .transportClose ? .control(.noop) : .control(.close)])
-        taken.writerWaiter?.resume(returning: nil)
+        taken.writerWaiter?(nil)
         owner.sessionClosed(self, reason: reason)
     }
 
@@ -106,13 +106,22 @@ extension EngineIOSession {
 
     /// Handles one decoded packet from either transport. Throws to close with `parse error`.
     func receive(_ packet: EngineInbound) async throws {
+        if let message = try receiveControl(packet) {
+            try await owner.handlers.received(self, message)
+        }
+    }
+
+    /// Handles a packet that needs no application code (ping, pong, close, noop) at once and
+    /// returns the message of a message packet, which the caller hands to `receive(_:)`'s
+    /// handler. Throws to close with `parse error`.
+    func receiveControl(_ packet: EngineInbound) throws(EngineDecodeError) -> EngineIOMessage? {
         switch packet {
         case .pong:
             receivedPong()
         case .ping(let data):
             enqueue([.control(.pong, data)])
         case .message(let message):
-            try await owner.handlers.received(self, message)
+            return message
         case .close:
             close(reason: .transportClose)
         case .noop:
@@ -120,5 +129,6 @@ extension EngineIOSession {
         case .upgrade:
             throw EngineDecodeError(reason: "unexpected upgrade packet")
         }
+        return nil
     }
 }

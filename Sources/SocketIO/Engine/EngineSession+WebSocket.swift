@@ -49,39 +49,52 @@ extension EngineIOSession {
         state.withLockedValue { $0.upgrade == .probing(webSocketID) || $0.upgrade == .probed(webSocketID) }
     }
 
-    /// Frames for WebSocket `webSocketID` to write; nil when it must close. A probing
-    /// WebSocket waits here until its upgrade completes.
+    /// Asks for the frames WebSocket `webSocketID` should write next: `waiter` is called once,
+    /// right away when frames are queued (or the WebSocket must close, with nil), otherwise when
+    /// the next frames are queued. A probing WebSocket gets nothing until its upgrade completes.
+    /// The transport asks again only after it has written what it got (its write capacity is the
+    /// back-pressure; the send-queue caps apply meanwhile).
+    func requestFrames(webSocketID: Int, _ waiter: @escaping EngineFrameWaiter) {
+        enum Decision { case stop, frames([EngineFrame]), wait(EngineFrameWaiter?) }
+        let decision = state.withLockedValue { state -> Decision in
+            let active = state.activeWebSocket == webSocketID
+            let probing = state.upgrade == .probing(webSocketID) || state.upgrade == .probed(webSocketID)
+            if state.closed || (!active && !probing) { return .stop }
+            if active && !state.outbox.isEmpty { return .frames(state.drain()) }
+            let replaced = state.writerWaiter
+            state.writerWaiter = waiter
+            return .wait(replaced)
+        }
+        switch decision {
+        case .stop: waiter(nil)
+        case .frames(let frames): waiter(frames)
+        case .wait(let replaced): replaced?(nil)
+        }
+    }
+
+    /// Drops WebSocket `webSocketID`'s pending request for frames (its transport is ending).
+    func cancelFrameRequest() -> EngineFrameWaiter? {
+        state.withLockedValue { state in
+            defer { state.writerWaiter = nil }
+            return state.writerWaiter
+        }
+    }
+
+    /// Frames for WebSocket `webSocketID` to write; nil when it must close (async transports).
     func nextFrames(webSocketID: Int) async -> [EngineFrame]? {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<[EngineFrame]?, Never>) in
-                enum Decision { case stop, frames([EngineFrame]), wait }
-                let decision = state.withLockedValue { state -> Decision in
-                    let active = state.activeWebSocket == webSocketID
-                    let probing = state.upgrade == .probing(webSocketID) || state.upgrade == .probed(webSocketID)
-                    if state.closed || (!active && !probing) { return .stop }
-                    if active && !state.outbox.isEmpty { return .frames(state.drain()) }
-                    state.writerWaiter = continuation
-                    return .wait
-                }
-                switch decision {
-                case .stop: continuation.resume(returning: nil)
-                case .frames(let frames): continuation.resume(returning: frames)
-                case .wait: break
-                }
+                requestFrames(webSocketID: webSocketID) { continuation.resume(returning: $0) }
             }
         } onCancel: {
-            let waiter = state.withLockedValue { state -> CheckedContinuation<[EngineFrame]?, Never>? in
-                defer { state.writerWaiter = nil }
-                return state.writerWaiter
-            }
-            waiter?.resume(returning: nil)
+            cancelFrameRequest()?(nil)
         }
     }
 
     /// WebSocket `webSocketID` ended or gave up its upgrade: close the session if it was the
     /// transport, otherwise polling simply continues.
     func webSocketEnded(webSocketID: Int) {
-        let result = state.withLockedValue { state -> (Bool, CheckedContinuation<[EngineFrame]?, Never>?) in
+        let result = state.withLockedValue { state -> (Bool, EngineFrameWaiter?) in
             if state.upgrade == .probing(webSocketID) || state.upgrade == .probed(webSocketID) {
                 state.upgrade = .none
                 let waiter = state.writerWaiter
@@ -90,7 +103,7 @@ extension EngineIOSession {
             }
             return (state.activeWebSocket == webSocketID, nil)
         }
-        result.1?.resume(returning: nil)
+        result.1?(nil)
         if result.0 { close(reason: .transportClose) }
     }
 }

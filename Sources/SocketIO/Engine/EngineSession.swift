@@ -45,6 +45,10 @@ public struct EngineIOHandshake: Sendable {
     public let transport: EngineIOTransport
 }
 
+/// A WebSocket transport's one-shot request for frames: called once with the queued frames,
+/// or with nil when the WebSocket must close. It may be called on any thread.
+typealias EngineFrameWaiter = @Sendable ([EngineFrame]?) -> Void
+
 /// One Engine.IO session: a client across its polling requests and WebSocket.
 ///
 /// All state sits in one lock; methods compute an action under the lock and perform it
@@ -73,7 +77,8 @@ public final class EngineIOSession: Sendable {
         var outbox = Deque<EngineFrame>()
         var outboxBytes = 0
         var pollWaiter: CheckedContinuation<[EngineFrame], Never>?
-        var writerWaiter: CheckedContinuation<[EngineFrame]?, Never>?
+        /// The WebSocket transport waiting for frames (called once, with nil when it must close).
+        var writerWaiter: EngineFrameWaiter?
         var postActive = false
         var pingTimer: Scheduled<Void>?
         var timeoutTimer: Scheduled<Void>?
@@ -106,12 +111,12 @@ public final class EngineIOSession: Sendable {
 
     enum Delivery {
         case poll(CheckedContinuation<[EngineFrame], Never>, [EngineFrame])
-        case writer(CheckedContinuation<[EngineFrame]?, Never>, [EngineFrame])
+        case writer(EngineFrameWaiter, [EngineFrame])
 
         func run() {
             switch self {
             case .poll(let waiter, let frames): waiter.resume(returning: frames)
-            case .writer(let waiter, let frames): waiter.resume(returning: frames)
+            case .writer(let waiter, let frames): waiter(frames)
             }
         }
     }

@@ -20,7 +20,7 @@ import ServiceLifecycle
 /// io.mount(on: router)
 /// let app = Application(
 ///     router: router,
-///     server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: io.webSocketUpgradeConfiguration))
+///     server: .socketIO(io, webSocketRouter: router))
 /// io.to("device:d1").emit("reading", ["value": 21.5])
 /// ```
 public final class SocketIOServer: Sendable {
@@ -140,13 +140,14 @@ public final class SocketIOServer: Sendable {
     // MARK: - Hummingbird
 
     /// Adds the Socket.IO endpoint at `configuration.path` to `router`. Use the same router as
-    /// the application's `webSocketRouter` with `webSocketUpgradeConfiguration`.
+    /// the application's `webSocketRouter`: `server: .socketIO(io, webSocketRouter: router)`.
     public func mount<Context: WebSocketRequestContext & RequestContext>(on router: Router<Context>) {
         engine.mount(on: router, at: configuration.path)
     }
 
-    /// WebSocket settings for the application's server builder (frame cap = `maxPayload`,
-    /// no automatic pings, permessage-deflate when configured).
+    /// WebSocket settings for hummingbird-websocket's `.http1WebSocketUpgrade` server builder
+    /// (frame cap = `maxPayload`, no automatic pings, permessage-deflate when configured).
+    /// `.socketIO(_:webSocketRouter:)` needs none of this and uses less memory per connection.
     public var webSocketUpgradeConfiguration: HTTP1WebSocketUpgradeChannel.Configuration {
         engine.webSocketUpgradeConfiguration
     }

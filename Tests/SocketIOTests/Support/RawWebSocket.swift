@@ -125,6 +125,12 @@ final class RawWebSocket {
         }
     }
 
+    /// The next frame of any kind, control frames included; nil when the connection ended.
+    func receiveFrame() async -> (opcode: UInt8, payload: [UInt8])? {
+        guard let (_, opcode, payload) = await nextFrame() else { return nil }
+        return (opcode, payload)
+    }
+
     /// Waits until the server closes the connection, discarding messages.
     func waitForClose() async throws {
         while try await receive() != .closed {}

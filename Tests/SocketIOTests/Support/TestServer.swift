@@ -67,7 +67,7 @@ enum TestServer {
         logger.logLevel = .critical  // cancellation at the end of each test logs at error level
         let app = Application(
             router: router,
-            server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: io.webSocketUpgradeConfiguration),
+            server: .socketIO(io, webSocketRouter: router),
             configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { channel in
                 portContinuation.yield(channel.localAddress?.port ?? 0)

@@ -37,7 +37,7 @@ struct BenchServer {
         io.mount(on: router)
         let app = Application(
             router: router,
-            server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: io.webSocketUpgradeConfiguration),
+            server: .socketIO(io, webSocketRouter: router),
             configuration: .init(address: .hostname("127.0.0.1", port: port)),
             logger: logger
         )
