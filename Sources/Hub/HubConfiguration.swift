@@ -78,6 +78,10 @@ public struct HubConfiguration: Sendable {
     public var tickInterval: Duration = .seconds(1)
     /// Extra librdkafka properties for the consumer and producer. Default: empty.
     public var kafkaProperties: [String: String] = [:]
+    /// Extra librdkafka properties for the consumers only, applied after ``kafkaProperties``
+    /// (for example `fetch.wait.max.ms`, see `KafkaConsumerConfiguration.maxFetchWait`).
+    /// Default: empty.
+    public var kafkaConsumerProperties: [String: String] = [:]
 
     public init() {}
 

@@ -139,7 +139,7 @@ public final class HubService: Service, Sendable {
         var consumerConfiguration = KafkaConsumerConfiguration(
             bootstrapServers: configuration.kafkaBrokers, consumptionStrategy: .partitions(assignment, groupID: nil))
         consumerConfiguration.clientID = "fluxgate-hub-\(configuration.instanceID)"
-        consumerConfiguration.additionalProperties = configuration.kafkaProperties
+        consumerConfiguration.additionalProperties = configuration.kafkaProperties.merging(configuration.kafkaConsumerProperties) { $1 }
         let consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
         await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await consumer.run() }

@@ -61,6 +61,9 @@ struct HubSocketHandlers: Sendable {
     private func connected(_ socket: SocketIOSocket) {
         if socket.recovered {
             metrics.recovery(recovered: true)
+            // Written again by this hub: the retention counts from now, and a session whose
+            // first write Kafka did not take becomes recoverable everywhere.
+            saveSession(socket)
         } else if configuration.connectionStateRecovery, let pid = socket.handshake.auth["pid"]?.stringValue {
             // The client asked to recover and could not: say so plainly, so that it reloads.
             metrics.recovery(recovered: false)

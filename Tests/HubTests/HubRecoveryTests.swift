@@ -49,7 +49,7 @@ struct HubRecoveryTests {
         #expect(!client.events.contains { $0.name == "history-lost" }, "no history-lost after a recovery")
     }
 
-    @Test("hub restarted mid-stream: the client gets every missed event once, in order, then live ones")
+    @Test("hub restarted mid-stream, twice: the client gets every missed event once, in order, then live ones")
     func restartedHub() async throws {
         try await withKafka { kafka in
             let configuration = try testHubConfiguration(kafka, instanceID: "recovery-a")
@@ -67,16 +67,26 @@ struct HubRecoveryTests {
             try await client.waitForLine { $0 == "DISCONNECTED" }
             // No hub runs: these reach Kafka only.
             try await Self.send(kafka, 21...60)
-            // The same hub again: a new instance, same settings and port.
+            // The same hub again: a new instance, same settings and port. It is stopped again
+            // right after the replay, so the client's last offset is one a replay gave it.
             try await withHub(kafka, configuration) { _ in
                 try await waitUntil(timeout: .seconds(60), "the client reconnected") { Self.sessionLines(client).count >= 2 }
                 #expect(Self.sessionLines(client)[1].contains("recovered=true"), "\(Self.sessionLines(client))")
                 try await Self.waitForAll(client, through: 60)
-                try await Self.send(kafka, 61...80)
+            }
+            try await waitUntil(timeout: .seconds(20), "the client saw the hub go") {
+                client.lines.filter { $0 == "DISCONNECTED" }.count >= 2
+            }
+            try await Self.send(kafka, 61...80)
+            try await withHub(kafka, configuration) { _ in
+                try await waitUntil(timeout: .seconds(60), "the client reconnected again") { Self.sessionLines(client).count >= 3 }
+                #expect(Self.sessionLines(client)[2].contains("recovered=true"), "\(Self.sessionLines(client))")
                 try await Self.waitForAll(client, through: 80)
+                try await Self.send(kafka, 81...100)
+                try await Self.waitForAll(client, through: 100)
             }
             await client.stop()
-            Self.expectComplete(client, through: 80)
+            Self.expectComplete(client, through: 100)
         }
     }
 
