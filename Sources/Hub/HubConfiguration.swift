@@ -69,6 +69,10 @@ public struct HubConfiguration: Sendable {
     /// Most events replayed to one recovering client; more missed events end in `history-lost`
     /// (reloading is cheaper, and the replay must fit the client's send queue). Default: 2000.
     public var maxRecoveredEvents: Int = 2000
+    /// Most recoveries reading Kafka at once (each uses a short-lived consumer); further ones wait
+    /// their turn within `recoveryTimeout`, so that a mass reconnect after a restart cannot
+    /// start thousands of consumers. Default: 8.
+    public var maxConcurrentRecoveries: Int = 8
     /// How long after its last `subscribe`/`unsubscribe` a session can be recovered. Default: 24 h.
     public var sessionRetention: Duration = .seconds(86_400)
     /// Most sessions every hub keeps for recovery (oldest forgotten first). Default: 100 000.
@@ -98,6 +102,7 @@ public struct HubConfiguration: Sendable {
             throw HubError(.configuration, "max recovered events must be at least 1 and below max queued packets (\(maxQueuedPackets))")
         }
         if recoveryTimeout <= .zero { throw HubError(.configuration, "recovery timeout must be positive") }
+        if maxConcurrentRecoveries < 1 { throw HubError(.configuration, "max concurrent recoveries must be at least 1") }
         if maxReadingsPerDevice < 1 || maxStatsPerDevice < 1 || maxNotesPerDevice < 1 || maxDevices < 1 {
             throw HubError(.configuration, "history caps must be at least 1")
         }

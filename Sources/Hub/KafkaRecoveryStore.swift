@@ -1,5 +1,6 @@
 import Kafka
 import Logging
+import NIOConcurrencyHelpers
 import SocketIO
 import Telemetry
 
@@ -26,6 +27,8 @@ final class KafkaRecoveryStore: SocketIORecoveryStore {
     let admin: KafkaAdmin
     let configuration: HubConfiguration
     let logger: Logger
+    /// Recoveries reading Kafka now (at most `maxConcurrentRecoveries`).
+    private let running = NIOLockedValueBox(0)
 
     init(
         frontier: HubFrontier, sessions: HubSessionTable, router: HubRecordRouter, admin: KafkaAdmin,
@@ -135,6 +138,19 @@ final class KafkaRecoveryStore: SocketIORecoveryStore {
             try? await Task.sleep(for: .milliseconds(10))
         }
         guard let layout = frontier.snapshot()?.layout else { return failure("other", "the hub is not reading Kafka") }
+        // Wait for a turn (polling: the wait is short and bounded by the deadline).
+        let limit = configuration.maxConcurrentRecoveries
+        while !running.withLockedValue({ count in
+            guard count < limit else { return false }
+            count += 1
+            return true
+        }) {
+            if ContinuousClock.now >= deadline {
+                return failure("other", "too many dashboards are recovering at once on this hub; subscribe again")
+            }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        defer { running.withLockedValue { $0 -= 1 } }
         var ranges: [KafkaTopicPartition: Range<Int64>] = [:]
         for (topic, partitions) in client.frontier.enumerated() {
             for (partition, from) in partitions.enumerated() where from < splice[topic][partition] {
