@@ -173,11 +173,12 @@ enum DeadLetterOutput {
             }
         }
         func line(_ cells: [String]) -> String {
-            cells.enumerated().map { index, cell in
+            var text = cells.enumerated().map { index, cell in
                 let padding = String(repeating: " ", count: max(0, widths[index] - cell.count))
-                if index == cells.count - 1 && !rightAligned.contains(index) { return cell }
                 return rightAligned.contains(index) ? padding + cell : cell + padding
-            }.joined(separator: "  ") + "\n"
+            }.joined(separator: "  ")
+            while text.last == " " { text.removeLast() }
+            return text + "\n"
         }
         return line(header) + rows.map(line).joined()
     }

@@ -244,6 +244,28 @@ struct DeadLetterCommandTests {
         }
     }
 
+    @Test("an unreachable broker: the replay stops after --timeout, reports every record as not acknowledged, exits 1", .timeLimit(.minutes(2)))
+    func unreachableBroker() async throws {
+        let cluster = try DevKafkaCluster(brokerCount: 1, logger: logger)
+        defer { cluster.shutdown() }
+        try cluster.createTopic(topics.deadLetter, partitions: Self.partitions)
+        let producer = try KafkaProducer(configuration: .init(bootstrapServers: cluster.bootstrapServerList), logger: logger)
+        try await whileRunning([producer], logger: logger) {
+            _ = try await producer.send(
+                KafkaProducerRecord(
+                    topic: topics.deadLetter, key: "dev-u", value: Array("{".utf8),
+                    headers: [KafkaHeader(key: "fluxgate-error", string: "invalid-json"), KafkaHeader(key: "fluxgate-mqtt-topic", string: "devices/dev-u/telemetry")]))
+        }
+        let port = try FreePort.next()
+        let result = try await fluxgate(
+            ["replay", "--reason", "invalid-json", "--timeout", "2s", "--mqtt-url", "mqtt://127.0.0.1:\(port)", "--kafka-brokers", cluster.bootstrapServers,
+             "--kafka-topic-prefix", topics.prefix])
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("re-published 0 of them"), "\(result.stdout)")
+        #expect(result.stdout.contains("failed 1") && result.stdout.contains("not acknowledged within --timeout 2s"), "\(result.stdout)")
+        #expect(result.stderr.contains("1 of 1 publications were not acknowledged by the broker at mqtt://127.0.0.1:\(port)"), "\(result.stderr)")
+    }
+
     @Test(
         "bad arguments stop with a clear message and exit status 1, before touching Kafka or MQTT",
         .timeLimit(.minutes(2)),

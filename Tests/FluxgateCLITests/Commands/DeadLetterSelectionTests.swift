@@ -88,5 +88,6 @@ import Testing
     @Test func tablesShowControlCharactersAsQuestionMarks() {
         let text = DeadLetterOutput.table(["A", "B"], [["x\u{1B}[2J", "1"]])
         #expect(text == "A      B\nx?[2J  1\n")
+        #expect(DeadLetterOutput.table(["A", "B"], [["x", ""]]) == "A  B\nx\n")
     }
 }
