@@ -34,6 +34,45 @@ public enum ValueParsers {
         return nil
     }
 
+    /// A path to an existing directory (checked when the setting is resolved, at start-up).
+    public static func existingDirectory(_ text: String) -> String? {
+        var isDirectory: ObjCBool = false
+        guard !text.isEmpty, FileManager.default.fileExists(atPath: text, isDirectory: &isDirectory), isDirectory.boolValue
+        else { return nil }
+        return text
+    }
+
+    /// A browser origin as sent in the `Origin` header: `http` or `https`, `://`, a host and an
+    /// optional port, nothing after (`https://dash.example.com:8443`).
+    public static func origin(_ text: String) -> String? {
+        let scheme: String
+        if text.hasPrefix("https://") {
+            scheme = "https://"
+        } else if text.hasPrefix("http://") {
+            scheme = "http://"
+        } else {
+            return nil
+        }
+        let rest = text.dropFirst(scheme.count)
+        guard !rest.isEmpty, !rest.contains("/"), !rest.contains("@"), !rest.contains(" ") else { return nil }
+        if rest.hasPrefix("[") || rest.contains(":") {
+            // A port, or an IPv6 host in brackets (with or without a port).
+            if rest.hasPrefix("["), rest.hasSuffix("]") { return text }
+            guard HostPort(String(rest)) != nil else { return nil }
+        }
+        return text
+    }
+
+    /// Comma-separated origins (see ``origin(_:)``), no empty item.
+    public static func originList(_ text: String) -> [String]? {
+        var result: [String] = []
+        for item in text.split(separator: ",", omittingEmptySubsequences: false) {
+            guard let origin = origin(item.trimmingCharacters(in: .whitespaces)) else { return nil }
+            result.append(origin)
+        }
+        return result
+    }
+
     /// A log level name as swift-log spells it.
     public static func logLevel(_ text: String) -> String? {
         ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(text) ? text : nil
