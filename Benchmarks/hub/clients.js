@@ -7,7 +7,8 @@
 // (the whole fleet) when FLEET_EVERY > 0 and k % FLEET_EVERY == FLEET_EVERY - 1. Prints "ready"
 // once every connection's subscribe is acknowledged. Then reads commands on stdin:
 //   "measure" - from now on, record latency = receipt wall clock (ms) - reading ts for every
-//               `reading` event, and count deliveries;
+//               `reading` event, and count deliveries; likewise receipt - ts for every active or
+//               cleared `alert` (its ts is the event time of the reading that caused it);
 //   "report"  - print one JSON line {deliveries, seconds, latencies_ms: [...]} and exit.
 'use strict';
 const WebSocket = require('ws');
@@ -16,7 +17,7 @@ const readline = require('readline');
 const [url, first, count, devices, fleetEvery] = [process.argv[2], ...process.argv.slice(3, 7).map(Number)];
 const target = url.replace(/^http/, 'ws') + '/socket.io/?EIO=4&transport=websocket';
 let measuring = false, since = 0, deliveries = 0, other = 0;
-const latencies = [];
+const latencies = [], alertLatencies = [];
 let subscribed = 0;
 
 function open(k) {
@@ -30,6 +31,14 @@ function open(k) {
         const i = text.indexOf('"ts":');
         latencies.push(now - parseInt(text.slice(i + 5), 10));
         deliveries++;
+      }
+    } else if (text.startsWith('42["alert"')) {
+      // Reading-to-alert: an active/cleared transition's ts is the event time of the reading that
+      // caused it (the publish wall clock here).
+      if (measuring) other++;
+      if (measuring && !text.includes('"state":"acknowledged"')) {
+        const i = text.indexOf('"ts":');
+        alertLatencies.push(now - parseInt(text.slice(i + 5), 10));
       }
     } else if (text === '2') {
       ws.send('3');
@@ -63,6 +72,6 @@ readline.createInterface({ input: process.stdin }).on('line', (line) => {
   } else if (line === 'report') {
     reported = true;
     const seconds = (Date.now() - since) / 1000;
-    process.stdout.write(JSON.stringify({ deliveries, other_events: other, seconds, latencies_ms: latencies }) + '\n', () => process.exit(0));
+    process.stdout.write(JSON.stringify({ deliveries, other_events: other, seconds, latencies_ms: latencies, alert_latencies_ms: alertLatencies }) + '\n', () => process.exit(0));
   }
 });

@@ -7,7 +7,9 @@ raw Engine.IO over WebSocket, spread over PROCESSES Node processes), and the pac
 `ts` = wall clock at publish. Connection k subscribes to device k mod DEVICES, every
 FLEET_EVERY-th connection to "*" (fleet overview). Receivers record receipt time - ts for every
 `reading` during the measured SECONDS (after WARMUP). Reports p50/p99/max, deliveries/s at the
-clients, and the hub's emitted-events counters from /metrics over the same interval.
+clients, and the hub's emitted-events counters from /metrics over the same interval. With
+--windowing, `fluxgate windowing` runs too, with a rule that fires on about 5 % of readings, and
+the receivers also report reading-to-alert latency (alert receipt - the causing reading's ts).
 
 Every process started here is stopped by its pid.
 """
@@ -28,6 +30,17 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 TICK = os.sysconf("SC_CLK_TCK")
 started = []
+# With --windowing: the publisher's temperature is uniform in 15..35, so about 5 % of readings
+# cross 34 (active) and most of the following ones are at or below 30 (cleared).
+ALERT_RULES = """windows: [10s, 1m]
+rules:
+  - name: bench-hot
+    devices: "*"
+    metric: temperature
+    above: 34
+    clear: 30
+    severity: warning
+"""
 
 
 def log(*a):
@@ -115,6 +128,8 @@ def main():
     ap.add_argument("--partitions", type=int, default=6)
     ap.add_argument("--shim", help="fetchwait.so: LD_PRELOAD shim setting fetch.wait.max.ms of the hub's consumers")
     ap.add_argument("--fetch-wait-ms", type=int, default=10, help="with --shim; the dev cluster waits this long on an empty fetch")
+    ap.add_argument("--windowing", action="store_true",
+                    help="also run fluxgate windowing with a rule that fires often; report reading-to-alert latency")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="fluxgate-hub-bench.")
@@ -155,6 +170,15 @@ def run(args, work):
                  "--log-level", "warning"],
                 cwd=os.path.dirname(os.path.dirname(HERE)), env=hub_env,
                 stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "hub.log"), "w"))
+    if args.windowing:
+        rules = os.path.join(work, "rules.yaml")
+        with open(rules, "w") as f:
+            f.write(ALERT_RULES)
+        wport = free_port()
+        windowing = spawn([args.fluxgate, "windowing", "--kafka-brokers", bootstrap, "--rules", rules, "--http-port", str(wport),
+                           "--log-level", "warning"], env=hub_env,
+                          stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "windowing.log"), "w"))
+        wait_for(lambda: _ready(wport), 60, 0.2, what="windowing /readyz")
     wait_for(lambda: _ready(hport), 60, 0.2, what="hub /readyz")
     wait_for(lambda: _ready(iport), 60, 0.2, what="ingress /readyz")
     log("mosquitto 127.0.0.1:%d, dev Kafka %s, ingress :%d, hub :%d ready" % (mport, bootstrap, iport, hport))
@@ -181,7 +205,9 @@ def run(args, work):
                 stdout=subprocess.PIPE, stderr=open(os.path.join(work, "publisher.log"), "w"), text=True)
     time.sleep(args.warmup)
     m0, t0 = metrics(hport), time.time()
-    cpu0 = {name: cpu_seconds(p.pid) for name, p in (("hub", hub), ("ingress", ingress), ("dev-kafka", kafka))}
+    stages = [("hub", hub), ("ingress", ingress), ("dev-kafka", kafka), ("publisher", pub)] + \
+        [("clients-%d" % i, p) for i, p in enumerate(loads)] + ([("windowing", windowing)] if args.windowing else [])
+    cpu0 = {name: cpu_seconds(p.pid) for name, p in stages}
     load0 = loadavg()
     for p in loads:
         p.stdin.write("measure\n")
@@ -191,12 +217,14 @@ def run(args, work):
         p.stdin.write("report\n")
         p.stdin.flush()
     m1, t1 = metrics(hport), time.time()
-    cpu1 = {name: cpu_seconds(p.pid) for name, p in (("hub", hub), ("ingress", ingress), ("dev-kafka", kafka))}
+    cpu1 = {name: cpu_seconds(p.pid) for name, p in stages}
     load1 = loadavg()
     reports = [json.loads(p.stdout.readline()) for p in loads]
     out, _ = pub.communicate(timeout=120)
     latencies = sorted(x for r in reports for x in r["latencies_ms"])
+    alerts = sorted(x for r in reports for x in r["alert_latencies_ms"])
     deliveries = sum(r["deliveries"] for r in reports)
+    others = sum(r["other_events"] for r in reports)
     seconds = max(r["seconds"] for r in reports)
     emitted = {k.split('event="')[1].split('"')[0]: round((m1.get(k, 0) - m0.get(k, 0)) / (t1 - t0))
                for k in m1 if k.startswith("fluxgate_hub_events_emitted_total")}
@@ -208,8 +236,12 @@ def run(args, work):
         "latency_ms": {"p50": percentile(latencies, 0.50), "p99": percentile(latencies, 0.99),
                        "p999": percentile(latencies, 0.999), "max": latencies[-1] if latencies else None,
                        "samples": len(latencies)},
-        "client_deliveries_per_s": round(deliveries / seconds),
+        "alert_latency_ms": {"p50": percentile(alerts, 0.50), "p99": percentile(alerts, 0.99), "max": alerts[-1] if alerts else None,
+                             "samples": len(alerts)} if args.windowing else None,
+        "reading_deliveries_per_s": round(deliveries / seconds),
+        "all_deliveries_per_s": round((deliveries + others) / seconds),
         "hub_emitted_per_s": emitted, "hub_dropped": dropped,
+        "hub_consumer_lag_at_end": m1.get("fluxgate_hub_kafka_consumer_lag"),
         "cpu_share": {k: round((cpu1[k] - cpu0[k]) / (t1 - t0), 2) for k in cpu0},
         "load_before": load0, "load_after": load1,
     }

@@ -19,6 +19,9 @@ cd "$root"
 if [[ -z "${FLUXGATE_BIN:-}" ]]; then
     swift build -c release --product fluxgate --scratch-path .build-rel >&2
     FLUXGATE_BIN="$root/.build-rel/release/fluxgate"
+    echo "fluxgate built from the working tree at $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- Sources || echo ' (+ uncommitted Sources edits)')"
+else
+    echo "fluxgate: $FLUXGATE_BIN"
 fi
 
 bin="$(mktemp -d /tmp/fluxgate-hub-bench-bin.XXXXXX)"
@@ -32,5 +35,5 @@ for a in "$@"; do
     if [[ "$a" == "--no-shim" ]]; then shim=(); else args+=("$a"); fi
 done
 
-echo "fluxgate $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- Sources || echo ' (+ uncommitted Sources edits)'), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load $(cut -d' ' -f1-3 /proc/loadavg)"
 timeout --signal=INT 900 python3 "$here/harness.py" --fluxgate "$FLUXGATE_BIN" --publisher "$bin/publish" "${shim[@]}" "${args[@]}"

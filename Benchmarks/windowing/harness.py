@@ -137,6 +137,50 @@ def preload(bootstrap, n, devices, compression):
     return second
 
 
+def read_all(bootstrap, topic):
+    """Every record of `topic` (values as parsed JSON; non-JSON records skipped)."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-check", "enable.auto.commit": False, "log_level": 0,
+                  "fetch.wait.max.ms": 10})
+    try:
+        parts = sorted(c.list_topics(topic, timeout=10).topics[topic].partitions)
+        ends = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10, cached=False)[1] for p in parts}
+        c.assign([TopicPartition(topic, p, 0) for p in parts if ends[p] > 0])
+        left = {p for p in parts if ends[p] > 0}
+        out = []
+        while left:
+            for m in c.consume(10000, timeout=5):
+                if m.error():
+                    continue
+                if m.offset() + 1 >= ends[m.partition()]:
+                    left.discard(m.partition())
+                try:
+                    out.append(json.loads(m.value()))
+                except ValueError:
+                    pass
+        return out
+    finally:
+        c.close()
+
+
+def compare(bootstrap):
+    """Both contenders' closed windows, matched by (device, metric, window, start)."""
+    def index(rows):
+        return {(r["device"], r["metric"], r["window"], r["start"]): r for r in rows if r.get("final", True)}
+    f, q = index(read_all(bootstrap, "fluxgate.stats")), index(read_all(bootstrap, QUIX_OUTPUT))
+    common = f.keys() & q.keys()
+    worst, differing = {}, 0
+    for k in common:
+        bad = False
+        for field in ("count", "min", "max", "mean", "stddev", "last", "p50", "p95", "p99"):
+            a, b = f[k][field], q[k][field]
+            err = abs(a - b) / max(1e-9, abs(a), abs(b))
+            worst[field] = max(worst.get(field, 0), err)
+            bad |= err > 1e-9
+        differing += bad
+    return {"fluxgate_windows": len(f), "quixstreams_windows": len(q), "common": len(common), "differing": differing,
+            "max_relative_difference": {k: float("%.3g" % v) for k, v in worst.items()}}
+
+
 def run_fluxgate(args, bootstrap, work, rnd):
     port = free_port()
     rules = os.path.join(work, "rules.yaml")
@@ -218,6 +262,7 @@ def main():
     ap.add_argument("--shim", help="fetchwait.so (Benchmarks/hub/fetchwait.c): sets fetch.wait.max.ms of fluxgate's consumers")
     ap.add_argument("--fetch-wait-ms", type=int, default=10,
                     help="fetch.wait.max.ms of both contenders (fluxgate through --shim, quixstreams through its consumer config)")
+    ap.add_argument("--check", action="store_true", help="after each round, compare both contenders' window statistics")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
     os.sched_setaffinity(0, {int(args.kafka_core)})
@@ -268,6 +313,8 @@ def run_round(args, work, rnd, results):
         r["load_before"], r["load_after"] = before, loadavg()
         results[c].append(r)
         log("round %d %s: %s" % (rnd + 1, c, json.dumps(r)))
+    if args.check and len(contenders) == 2:
+        log("round %d check: %s" % (rnd + 1, json.dumps(compare(bootstrap))))
     stop(kafka)
 
 

@@ -20,6 +20,9 @@ cd "$root"
 if [[ -z "${FLUXGATE_BIN:-}" ]]; then
     swift build -c release --product fluxgate --scratch-path .build-rel >&2
     FLUXGATE_BIN="$root/.build-rel/release/fluxgate"
+    echo "fluxgate built from the working tree at $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- Sources || echo ' (+ uncommitted Sources edits)')"
+else
+    echo "fluxgate: $FLUXGATE_BIN"
 fi
 
 venv="$here/.venv"
@@ -32,5 +35,5 @@ bin="$(mktemp -d /tmp/fluxgate-windowing-bench-bin.XXXXXX)"
 trap 'rm -rf "$bin"' EXIT
 gcc -O2 -shared -fPIC -o "$bin/fetchwait.so" "$root/Benchmarks/hub/fetchwait.c" -ldl
 
-echo "fluxgate $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- Sources || echo ' (+ uncommitted Sources edits)'), quixstreams $("$venv/bin/python" -c 'import quixstreams; print(quixstreams.__version__)'), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "quixstreams $("$venv/bin/python" -c 'import quixstreams; print(quixstreams.__version__)'), load $(cut -d' ' -f1-3 /proc/loadavg)"
 timeout --signal=INT 3600 "$venv/bin/python" "$here/harness.py" --fluxgate "$FLUXGATE_BIN" --python "$venv/bin/python" --shim "$bin/fetchwait.so" "$@"
