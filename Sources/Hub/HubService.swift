@@ -155,15 +155,26 @@ public final class HubService: Service, Sendable {
     /// Lists the partitions of the input topics, retrying every 2 s until all exist.
     private func discoverPartitions(admin: KafkaAdmin) async throws -> [KafkaTopicPartition]? {
         let wanted = Set(consumedTopics)
+        var sessionTopicAttempts = 0
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             do {
                 let metadata = try await admin.listTopics()
                 let found = metadata.filter { wanted.contains($0.name) && !$0.partitions.isEmpty }
-                if found.count == wanted.count {
-                    return found.flatMap { topic in topic.partitions.map { KafkaTopicPartition(topic: topic.name, partition: $0.id) } }
+                let partitions = found.flatMap { topic in
+                    topic.partitions.map { KafkaTopicPartition(topic: topic.name, partition: $0.id) }
                 }
+                if found.count == wanted.count { return partitions }
                 let missing = wanted.subtracting(found.map(\.name)).sorted()
                 if missing == [configuration.sessionsTopic] {
+                    // The sessions topic only serves recovery across hubs: after three attempts
+                    // to get it created, run without it rather than never become ready.
+                    if sessionTopicAttempts >= 3 {
+                        logger.error(
+                            "running without the hub sessions topic: dashboards recover on this hub only; create it (compacted) and restart",
+                            metadata: ["topic": "\(configuration.sessionsTopic)"])
+                        return partitions
+                    }
+                    sessionTopicAttempts += 1
                     await createSessionsTopic(admin: admin)
                     continue
                 }
