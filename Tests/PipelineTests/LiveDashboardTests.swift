@@ -1,5 +1,6 @@
 import Foundation
 import FluxgateTesting
+import Kafka
 import Telemetry
 import Testing
 
@@ -78,6 +79,53 @@ struct LiveDashboardTests {
             #expect(alerts.last?["id"] as? String == active["id"] as? String)
             #expect((alerts.last?["ts"] as? NSNumber)?.int64Value == published[9])
             await client.stop()
+        }
+    }
+
+    /// Client A acknowledges the alert on hub 1; client B, on a second hub, sees it acknowledged;
+    /// the windowing stage records the `acknowledged` transition in `<prefix>alerts`.
+    @Test func acknowledgementOnOneHubReachesAClientOfAnother() async throws {
+        var configuration = Pipeline.Configuration()
+        configuration.rulesYAML = Self.rules
+        try await withPipeline(configuration) { pipeline in
+            let device = "live-2"
+            let port = try FreePort.next()
+            let secondHub = try pipeline.fluxgate(pipeline.arguments(for: .hub, httpPort: port, instance: "2"), output: .discard)
+            defer { secondHub.kill() }
+            try await waitUntil(60, "the second hub ready") {
+                guard secondHub.isRunning else { throw TestTimeout(what: "the second hub exited with \(secondHub.exitStatus ?? -1)") }
+                return await HTTPProbe.isOK("http://127.0.0.1:\(port)/readyz")
+            }
+            let subscribe = ["--subscribe", #"{"devices":["\#(device)"]}"#, "--duration", "120"]
+            let clientA = try PythonSocketIOClient.start(pipeline.url(.hub), subscribe + ["--ack-on-alert", "--name", "alice"])
+            defer { clientA.process.kill() }
+            let clientB = try PythonSocketIOClient.start("http://127.0.0.1:\(port)", subscribe)
+            defer { clientB.process.kill() }
+            for client in [clientA, clientB] {
+                try await client.waitForLine(timeout: .seconds(60)) { $0.hasPrefix("ACK subscribe") }
+            }
+
+            let reader = try TopicReader(pipeline, ["alerts"])
+            try await whileRunning([reader], logger: testLogger) {
+                try await mosquittoPublish(
+                    pipeline, topic: "devices/\(device)/telemetry",
+                    payload: telemetryPayload(ts: WallClock.nowMilliseconds(), seq: 0, metrics: ["temperature": 41]))
+                try await clientA.waitForLine(timeout: .seconds(60)) { $0.hasPrefix("ACK alert:ack") }
+                #expect(clientA.lines.contains { $0.hasPrefix("ACK alert:ack") && $0.contains(#""ok": true"#) }, "\(clientA.lines.suffix(5))")
+                let active = try #require(clientA.payloads(of: "alert").first { $0["state"] as? String == "active" })
+                let id = try #require(active["id"] as? String)
+                try await clientB.waitForEvent("alert", timeout: .seconds(60)) {
+                    $0["id"] as? String == id && $0["state"] as? String == "acknowledged"
+                }
+                #expect(clientB.payloads(of: "alert").contains { $0["id"] as? String == id && $0["state"] as? String == "active" })
+                try await waitUntil(60, "the acknowledged transition in Kafka") {
+                    reader.records(pipeline.topic("alerts")).compactMap { try? AlertTransition.decode($0.value) }
+                        .contains { $0.id == id && $0.state == .acknowledged && $0.ackedBy == "alice" }
+                }
+            }
+            await clientA.stop()
+            await clientB.stop()
+            _ = try? await secondHub.stop(grace: .seconds(10))
         }
     }
 }
