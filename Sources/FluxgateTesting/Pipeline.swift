@@ -46,8 +46,9 @@ public final class Pipeline: Sendable {
         public var logLevel = "warning"
         /// The broker's settings. Default: ``MosquittoBroker/Configuration`` defaults.
         public var mosquitto = MosquittoBroker.Configuration()
-        /// How long a stage may take to answer `/readyz` with 200. Default 90 s (after a SIGKILL
-        /// the windowing group waits for the old member's session to expire, 45 s).
+        /// How long a stage may take to answer `/readyz` with 200. Default 90 s (a restarted
+        /// windowing stage gets partitions only when the old member's 45 s session expired: after
+        /// a SIGKILL, and on the dev cluster after a SIGTERM too, whose LeaveGroup it ignores).
         public var readyTimeout: Duration = .seconds(90)
 
         /// The defaults above.
