@@ -19,13 +19,15 @@ struct HubSessionRecord: Sendable, Equatable {
 
     func encoded() -> [UInt8] {
         let json: JSONValue = .object([
-            ("pid", .string(pid)), ("sid", .string(sid)), ("rooms", .array(rooms.map { .string($0) })), ("ts", .int(ts)),
+            ("pid", .string(pid)), ("sid", .string(sid)), ("rooms", .array(rooms.map { .string($0) })),
+            ("ts", .int(ts)),
         ])
         return Array(json.jsonText.utf8)
     }
 
     static func decode(_ bytes: [UInt8]) -> HubSessionRecord? {
-        guard let json = JSONValue.parse(bytes: bytes), let pid = json["pid"]?.stringValue, let sid = json["sid"]?.stringValue,
+        guard let json = JSONValue.parse(bytes: bytes), let pid = json["pid"]?.stringValue,
+            let sid = json["sid"]?.stringValue,
             let rooms = json["rooms"]?.arrayValue, rooms.count <= maxRooms, let ts = json["ts"]?.numberValue
         else { return nil }
         let names = rooms.compactMap(\.stringValue)
@@ -46,7 +48,8 @@ struct RecoveryFailure: Error, Sendable, Equatable {
     static func unknownSession() -> RecoveryFailure {
         RecoveryFailure(
             reason: "other",
-            message: "the hub does not know this session (expired, never subscribed, or from another deployment); subscribe again",
+            message:
+                "the hub does not know this session (expired, never subscribed, or from another deployment); subscribe again",
             devices: ["*"])
     }
 }

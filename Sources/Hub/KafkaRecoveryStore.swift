@@ -51,7 +51,8 @@ final class KafkaRecoveryStore: SocketIORecoveryStore {
     /// A socket of this hub dropped: keep its rooms (already in Kafka since its last subscribe).
     func save(_ session: RecoverableSession) {
         sessions.put(
-            HubSessionRecord(pid: session.pid, sid: session.id, rooms: session.rooms.sorted(), ts: WallClock.nowMilliseconds()))
+            HubSessionRecord(
+                pid: session.pid, sid: session.id, rooms: session.rooms.sorted(), ts: WallClock.nowMilliseconds()))
     }
 
     func takeSession(pid: String) async -> RecoverableSession? {
@@ -93,7 +94,9 @@ final class KafkaRecoveryStore: SocketIORecoveryStore {
         let deadline = ContinuousClock.now + min(configuration.recoveryTimeout, .seconds(5))
         var targets: [Int: Int64] = [:]
         for partition in sessions.positions.keys {
-            if let marks = try? await admin.watermarks(topic: configuration.sessionsTopic, partition: partition, timeout: .seconds(2)) {
+            if let marks = try? await admin.watermarks(
+                topic: configuration.sessionsTopic, partition: partition, timeout: .seconds(2))
+            {
                 targets[partition] = marks.high
             }
         }
@@ -106,11 +109,8 @@ final class KafkaRecoveryStore: SocketIORecoveryStore {
 
     // MARK: - Replay
 
-    struct Failure: Error {
-        let failure: RecoveryFailure
-    }
-
-    private func replayMissed(after offset: String, rooms: Set<String>) async -> Result<RecoveryReplay, RecoveryFailure> {
+    private func replayMissed(after offset: String, rooms: Set<String>) async -> Result<RecoveryReplay, RecoveryFailure>
+    {
         let deadline = ContinuousClock.now + configuration.recoveryTimeout
         let filter = RoomFilter(rooms: rooms)
         func failure(_ reason: String, _ message: String) -> Result<RecoveryReplay, RecoveryFailure> {
@@ -125,7 +125,8 @@ final class KafkaRecoveryStore: SocketIORecoveryStore {
         while true {
             if let (layout, next) = frontier.snapshot() {
                 guard layout.fits(client.frontier) else {
-                    return failure("other", "the topics' partitions changed since the offset was written; subscribe again")
+                    return failure(
+                        "other", "the topics' partitions changed since the offset was written; subscribe again")
                 }
                 if Self.covers(next, client.frontier) {
                     splice = next
@@ -154,7 +155,8 @@ final class KafkaRecoveryStore: SocketIORecoveryStore {
         var ranges: [KafkaTopicPartition: Range<Int64>] = [:]
         for (topic, partitions) in client.frontier.enumerated() {
             for (partition, from) in partitions.enumerated() where from < splice[topic][partition] {
-                ranges[KafkaTopicPartition(topic: layout.topics[topic], partition: partition)] = from..<splice[topic][partition]
+                ranges[KafkaTopicPartition(topic: layout.topics[topic], partition: partition)] =
+                    from..<splice[topic][partition]
             }
         }
         // Every partition, not only those with a range: a hub that is itself behind (or whose
@@ -167,14 +169,16 @@ final class KafkaRecoveryStore: SocketIORecoveryStore {
                 if marks.low > from {
                     return failure(
                         "retention",
-                        "Kafka no longer holds \(name)[\(partition)] from offset \(from) (it starts at \(marks.low)); subscribe again")
+                        "Kafka no longer holds \(name)[\(partition)] from offset \(from) (it starts at \(marks.low)); subscribe again"
+                    )
                 }
             }
         }
         let packets: [RecoverablePacket]
         switch await read(ranges, layout: layout, from: client.frontier, filter: filter, deadline: deadline) {
         case .success(let value): packets = value
-        case .failure(let error): return .failure(RecoveryFailure(reason: error.failure.reason, message: error.failure.message, devices: filter.lostDevices))
+        case .failure(let error):
+            return .failure(RecoveryFailure(reason: error.reason, message: error.message, devices: filter.lostDevices))
         }
         let spliceCopy = splice
         return .success(
@@ -195,9 +199,10 @@ final class KafkaRecoveryStore: SocketIORecoveryStore {
     /// Reads `ranges` and turns the records of the session's devices into packets, each with the
     /// offset a client holds once it has them (its frontier advanced by what was read so far).
     private func read(
-        _ ranges: [KafkaTopicPartition: Range<Int64>], layout: HubTopicLayout, from start: [[Int64]], filter: RoomFilter,
+        _ ranges: [KafkaTopicPartition: Range<Int64>], layout: HubTopicLayout, from start: [[Int64]],
+        filter: RoomFilter,
         deadline: ContinuousClock.Instant
-    ) async -> Result<[RecoverablePacket], Failure> {
+    ) async -> Result<[RecoverablePacket], RecoveryFailure> {
         guard !ranges.isEmpty else { return .success([]) }
         var consumerConfiguration = KafkaConsumerConfiguration(
             bootstrapServers: configuration.kafkaBrokers,
@@ -208,12 +213,12 @@ final class KafkaRecoveryStore: SocketIORecoveryStore {
         do {
             consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
         } catch {
-            return .failure(Failure(failure: RecoveryFailure(reason: "other", message: "could not read Kafka: \(error)", devices: [])))
+            return .failure(RecoveryFailure(reason: "other", message: "could not read Kafka: \(error)", devices: []))
         }
         let maxEvents = configuration.maxRecoveredEvents
         let router = self.router
         let timeout = deadline - ContinuousClock.now
-        return await withTaskGroup(of: Result<[RecoverablePacket], Failure>?.self) { group in
+        return await withTaskGroup(of: Result<[RecoverablePacket], RecoveryFailure>?.self) { group in
             group.addTask {
                 try? await consumer.run()
                 return nil
@@ -237,11 +242,13 @@ final class KafkaRecoveryStore: SocketIORecoveryStore {
                         if filter.mayConcern(key: record.key) {
                             for event in router.replayEvents(record, now: now) where filter.receives(event) {
                                 if event.name == .reading {
-                                    let key = "\(event.device.rawValue)|\(event.payload["ts"]?.numberValue ?? 0)|\(event.payload["seq"]?.numberValue ?? -1)"
+                                    let key =
+                                        "\(event.device.rawValue)|\(event.payload["ts"]?.numberValue ?? 0)|\(event.payload["seq"]?.numberValue ?? -1)"
                                     guard seenReadings.insert(key).inserted else { continue }
                                 }
                                 let offset = RecoveryOffset(
-                                    source: RecordPosition(topic: topic, partition: record.partition, offset: record.offset),
+                                    source: RecordPosition(
+                                        topic: topic, partition: record.partition, offset: record.offset),
                                     frontier: position)
                                 packets.append(
                                     RecoverablePacket(
@@ -251,10 +258,10 @@ final class KafkaRecoveryStore: SocketIORecoveryStore {
                             if packets.count > maxEvents {
                                 consumer.close()
                                 return .failure(
-                                    Failure(
-                                        failure: RecoveryFailure(
-                                            reason: "other",
-                                            message: "more than \(maxEvents) events were missed; reloading is faster", devices: [])))
+                                    RecoveryFailure(
+                                        reason: "other",
+                                        message: "more than \(maxEvents) events were missed; reloading is faster",
+                                        devices: []))
                             }
                         }
                     }
@@ -263,14 +270,14 @@ final class KafkaRecoveryStore: SocketIORecoveryStore {
                 consumer.close()
                 guard remaining.isEmpty else {
                     return .failure(
-                        Failure(
-                            failure: RecoveryFailure(
-                                reason: "other", message: "could not read the missed events from Kafka in time", devices: [])))
+                        RecoveryFailure(
+                            reason: "other", message: "could not read the missed events from Kafka in time", devices: []
+                        ))
                 }
                 return .success(packets)
             }
-            var result: Result<[RecoverablePacket], Failure> = .failure(
-                Failure(failure: RecoveryFailure(reason: "other", message: "the replay did not finish", devices: [])))
+            var result: Result<[RecoverablePacket], RecoveryFailure> = .failure(
+                RecoveryFailure(reason: "other", message: "the replay did not finish", devices: []))
             for await value in group {
                 if let value {
                     result = value

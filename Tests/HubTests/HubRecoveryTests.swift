@@ -1,5 +1,5 @@
-import Foundation
 import FluxgateTesting
+import Foundation
 import Kafka
 import Telemetry
 import Testing
@@ -44,7 +44,9 @@ struct HubRecoveryTests {
     static func expectComplete(_ client: PythonClient, through last: Int) {
         for device in devices {
             let received = sequence(client, device)
-            #expect(received == Array(1...last), "\(device): \(received.count) readings, first gap or duplicate shown in the list")
+            #expect(
+                received == Array(1...last),
+                "\(device): \(received.count) readings, first gap or duplicate shown in the list")
         }
         #expect(!client.events.contains { $0.name == "history-lost" }, "no history-lost after a recovery")
     }
@@ -57,7 +59,8 @@ struct HubRecoveryTests {
             defer { if let started { _ = try? started.process.kill() } }
             try await withHub(kafka, configuration) { hub in
                 let client = try PythonClient.start(
-                    hub.url, ["--recover", "--transport", "websocket", "--subscribe", Self.subscribe, "--duration", "150"])
+                    hub.url,
+                    ["--recover", "--transport", "websocket", "--subscribe", Self.subscribe, "--duration", "150"])
                 started = client
                 try await client.waitForLine { $0.hasPrefix("ACK subscribe") }
                 try await Self.send(kafka, 1...20)
@@ -70,7 +73,9 @@ struct HubRecoveryTests {
             // The same hub again: a new instance, same settings and port. It is stopped again
             // right after the replay, so the client's last offset is one a replay gave it.
             try await withHub(kafka, configuration) { _ in
-                try await waitUntil(timeout: .seconds(60), "the client reconnected") { Self.sessionLines(client).count >= 2 }
+                try await waitUntil(timeout: .seconds(60), "the client reconnected") {
+                    Self.sessionLines(client).count >= 2
+                }
                 #expect(Self.sessionLines(client)[1].contains("recovered=true"), "\(Self.sessionLines(client))")
                 try await Self.waitForAll(client, through: 60)
             }
@@ -79,7 +84,9 @@ struct HubRecoveryTests {
             }
             try await Self.send(kafka, 61...80)
             try await withHub(kafka, configuration) { _ in
-                try await waitUntil(timeout: .seconds(60), "the client reconnected again") { Self.sessionLines(client).count >= 3 }
+                try await waitUntil(timeout: .seconds(60), "the client reconnected again") {
+                    Self.sessionLines(client).count >= 3
+                }
                 #expect(Self.sessionLines(client)[2].contains("recovered=true"), "\(Self.sessionLines(client))")
                 try await Self.waitForAll(client, through: 80)
                 try await Self.send(kafka, 81...100)
@@ -144,7 +151,8 @@ struct HubRecoveryTests {
             let client = try PythonClient.start(
                 hubs[0].url,
                 [
-                    "--recover", "--transport", "websocket", "--pid", "no-such-session", "--offset", offset, "--subscribe",
+                    "--recover", "--transport", "websocket", "--pid", "no-such-session", "--offset", offset,
+                    "--subscribe",
                     Self.subscribe, "--duration", "60",
                 ])
             defer { _ = try? client.process.kill() }
@@ -152,7 +160,8 @@ struct HubRecoveryTests {
             try await waitUntil(timeout: .seconds(20), "history-lost received") {
                 client.events.contains { $0.name == "history-lost" }
             }
-            #expect(Self.sessionLines(client).first?.contains("recovered=false") == true, "\(Self.sessionLines(client))")
+            #expect(
+                Self.sessionLines(client).first?.contains("recovered=false") == true, "\(Self.sessionLines(client))")
             let lost = try #require(client.events.first { $0.name == "history-lost" }?.payload)
             #expect(lost["reason"] as? String == "other")
             #expect(lost["devices"] as? [String] == ["*"])
@@ -176,7 +185,8 @@ struct HubRecoveryTests {
             let client = try PythonClient.start(
                 hubs[0].url,
                 [
-                    "--recover", "--transport", "websocket", "--subscribe", #"{"devices": ["rec-big"]}"#, "--drop-file", drop,
+                    "--recover", "--transport", "websocket", "--subscribe", #"{"devices": ["rec-big"]}"#, "--drop-file",
+                    drop,
                     "--resume-file", resume, "--duration", "150",
                 ])
             defer { _ = try? client.process.kill() }
@@ -184,17 +194,21 @@ struct HubRecoveryTests {
             var last: KafkaDeliveryReport?
             for seq in 1...10 {
                 last = try await kafka.producer.send(
-                    KafkaProducerRecord(topic: kafka.topics.readings, key: device, value: kafka.reading(device, seq: UInt64(seq))))
+                    KafkaProducerRecord(
+                        topic: kafka.topics.readings, key: device, value: kafka.reading(device, seq: UInt64(seq))))
             }
             let report = try #require(last)
-            try await waitUntil(timeout: .seconds(30), "10 readings received") { Self.sequence(client, device).count == 10 }
+            try await waitUntil(timeout: .seconds(30), "10 readings received") {
+                Self.sequence(client, device).count == 10
+            }
             FileManager.default.createFile(atPath: drop, contents: nil)
             try await client.waitForLine { $0 == "DISCONNECTED" }
             // The dev cluster keeps at most 5 MiB per partition: 7 MB more in the same partition
             // (same key) push the client's position out of Kafka.
             let filler = [UInt8](repeating: UInt8(ascii: "x"), count: 100_000)
             for _ in 0..<70 {
-                _ = try await kafka.producer.send(KafkaProducerRecord(topic: kafka.topics.readings, key: device, value: filler))
+                _ = try await kafka.producer.send(
+                    KafkaProducerRecord(topic: kafka.topics.readings, key: device, value: filler))
             }
             let admin = try KafkaAdmin(bootstrapServers: kafka.cluster.bootstrapServerList, logger: testLogger)
             try await waitUntil(timeout: .seconds(30), "the client's position left Kafka") {
@@ -210,7 +224,9 @@ struct HubRecoveryTests {
                 Issue.record("client output: \(client.lines.filter { !$0.hasPrefix("EVENT reading") }.suffix(20))")
                 throw error
             }
-            #expect(Self.sessionLines(client).count == 2 && Self.sessionLines(client)[1].contains("recovered=false"), "\(Self.sessionLines(client))")
+            #expect(
+                Self.sessionLines(client).count == 2 && Self.sessionLines(client)[1].contains("recovered=false"),
+                "\(Self.sessionLines(client))")
             let lost = try #require(client.events.first { $0.name == "history-lost" }?.payload)
             #expect(lost["reason"] as? String == "retention", "\(lost)")
             #expect(lost["devices"] as? [String] == [device])

@@ -17,10 +17,13 @@ struct RecoveryOffsetTests {
         #expect(RecoveryOffset.decode("1~-~7") == current)
     }
 
-    @Test("offsets the hub did not write are refused", arguments: [
-        "", "1", "2~-~7", "1~-", "1~x~7", "1~0.1~7", "1~0.1.-3~7", "1~-~7.", "1~-~-1", "1~-~7/", "1~-~zzzzzzzzzzzzzzzzzzzz",
-        String(repeating: "7", count: 20_000),
-    ])
+    @Test(
+        "offsets the hub did not write are refused",
+        arguments: [
+            "", "1", "2~-~7", "1~-", "1~x~7", "1~0.1~7", "1~0.1.-3~7", "1~-~7.", "1~-~-1", "1~-~7/",
+            "1~-~zzzzzzzzzzzzzzzzzzzz",
+            String(repeating: "7", count: 20_000),
+        ])
     func refused(_ text: String) {
         #expect(RecoveryOffset.decode(text) == nil)
     }

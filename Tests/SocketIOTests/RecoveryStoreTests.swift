@@ -40,20 +40,26 @@ final class GatedLogStore: SocketIORecoveryStore {
 struct RecoveryStoreTests {
     @Test func aStoreWithItsOwnReplayRuleSplicesLiveBroadcastsWithoutGapOrDuplicate() async throws {
         let store = GatedLogStore(replayed: [
-            RecoverablePacket(namespace: "/", rooms: ["device:d1"], except: [], event: "reading", arguments: [2], offset: "log-2"),
-            RecoverablePacket(namespace: "/", rooms: ["device:d2"], except: [], event: "reading", arguments: [99], offset: "log-99"),
-            RecoverablePacket(namespace: "/", rooms: ["device:d1"], except: [], event: "reading", arguments: [3], offset: "log-3"),
+            RecoverablePacket(
+                namespace: "/", rooms: ["device:d1"], except: [], event: "reading", arguments: [2], offset: "log-2"),
+            RecoverablePacket(
+                namespace: "/", rooms: ["device:d2"], except: [], event: "reading", arguments: [99], offset: "log-99"),
+            RecoverablePacket(
+                namespace: "/", rooms: ["device:d1"], except: [], event: "reading", arguments: [3], offset: "log-3"),
         ])
         var configuration = ServerAPITests.quietConfiguration()
         configuration.connectionStateRecovery = ConnectionStateRecovery(store: store)
-        try await TestServer.with(configuration, setUp: { io in
-            io.of("/") { socket in
-                socket.on("join") { arguments, ack in
-                    socket.join(arguments.compactMap(\.stringValue))
-                    ack?.send([])
+        try await TestServer.with(
+            configuration,
+            setUp: { io in
+                io.of("/") { socket in
+                    socket.on("join") { arguments, ack in
+                        socket.join(arguments.compactMap(\.stringValue))
+                        ack?.send([])
+                    }
                 }
             }
-        }) { server in
+        ) { server in
             let (first, connect) = try await ServerAPITests.join(server.port)
             guard let pid = connect["pid"]?.stringValue else { throw TestFailure("no pid in \(connect)") }
             try await first.send(#"420["join","device:d1"]"#)
@@ -76,7 +82,9 @@ struct RecoveryStoreTests {
             server.io.to("device:d1").emit("reading", 5, offset: "log-5")
             var received: [String] = []
             while received.count < 4 {
-                guard case .text(let text) = try await second.receiveSkippingPings() else { throw TestFailure("closed") }
+                guard case .text(let text) = try await second.receiveSkippingPings() else {
+                    throw TestFailure("closed")
+                }
                 received.append(text)
             }
             #expect(
