@@ -97,8 +97,10 @@ struct HubRecoveryTests {
         }
     }
 
-    @Test("reconnect to another hub instance: every missed event once, in order, then live ones")
-    func anotherHub() async throws {
+    @Test(
+        "connection dropped, reconnect to another hub instance (1) or the same hub (0): every missed event once, in order, then live ones",
+        arguments: [1, 0])
+    func anotherHub(target: Int) async throws {
         let folder = NSTemporaryDirectory() + "hub-recovery-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -109,7 +111,7 @@ struct HubRecoveryTests {
                 hubs[0].url,
                 [
                     "--recover", "--transport", "websocket", "--subscribe", Self.subscribe, "--drop-file", drop,
-                    "--resume-file", resume, "--reconnect-url", hubs[1].url, "--duration", "150",
+                    "--resume-file", resume, "--reconnect-url", hubs[target].url, "--duration", "150",
                 ])
             defer { _ = try? client.process.kill() }
             try await client.waitForLine { $0.hasPrefix("ACK subscribe") }
@@ -118,9 +120,9 @@ struct HubRecoveryTests {
             FileManager.default.createFile(atPath: drop, contents: nil)
             try await client.waitForLine { $0 == "DISCONNECTED" }
             try await Self.send(kafka, 21...60)
-            // Hub 2 has them all before the client comes: they must come from the replay.
-            try await waitUntil(timeout: .seconds(30), "hub 2 read readings 21...60") {
-                hubs[1].hub.service.store.withState { state in
+            // The target hub has them all before the client comes: they must come from the replay.
+            try await waitUntil(timeout: .seconds(30), "the target hub read readings 21...60") {
+                hubs[target].hub.service.store.withState { state in
                     Self.devices.allSatisfy { state.devices[DeviceID($0)!]?.readings.last?.seq == 60 }
                 }
             }
@@ -134,7 +136,7 @@ struct HubRecoveryTests {
                 if next > 2000 { break }
             }
             let second = try #require(Self.sessionLines(client).dropFirst().first)
-            #expect(second.contains("recovered=true") && second.hasSuffix(hubs[1].url), "\(second)")
+            #expect(second.contains("recovered=true") && second.hasSuffix(hubs[target].url), "\(second)")
             let last = next + 19
             try await Self.send(kafka, next...last)
             try await Self.waitForAll(client, through: last)
