@@ -86,7 +86,9 @@ public struct EngineIOUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
                 },
                 upgradePipelineHandler: { channel, _ in
                     channel.eventLoop.makeCompletedFuture {
-                        guard let plan = accepted.value else { throw NIOWebSocketUpgradeError.unsupportedWebSocketTarget }
+                        guard let plan = accepted.value else {
+                            throw NIOWebSocketUpgradeError.unsupportedWebSocketTarget
+                        }
                         accepted.value = nil
                         try channel.pipeline.syncOperations.addHandlers(
                             NIOWebSocketFrameAggregator(
@@ -113,7 +115,8 @@ public struct EngineIOUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
                             configuration: .init(isOutboundHalfClosureEnabled: true)
                         )
                         return upgradeAttempted.value
-                            ? UpgradeResult.failedUpgrade(asyncChannel, logger) : UpgradeResult.notUpgraded(asyncChannel)
+                            ? UpgradeResult.failedUpgrade(asyncChannel, logger)
+                            : UpgradeResult.notUpgraded(asyncChannel)
                     }
                 }
             )
@@ -167,7 +170,9 @@ public struct EngineIOUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
 
     /// NIO's upgrader only looks at the first request of a connection: an upgrade request later
     /// on a kept-alive connection is redirected to the same URI on a new connection.
-    static func upgradeAwareResponder(_ responder: @escaping HTTPChannelHandler.Responder) -> HTTPChannelHandler.Responder {
+    static func upgradeAwareResponder(_ responder: @escaping HTTPChannelHandler.Responder)
+        -> HTTPChannelHandler.Responder
+    {
         struct RedirectCloseError: Error {}
         return { request, responseWriter, channel in
             guard request.headers[.upgrade]?.lowercased() == "websocket" else {
@@ -176,7 +181,8 @@ public struct EngineIOUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
             }
             var path = request.uri.path
             if let query = request.uri.query { path += "?\(query)" }
-            let response = HTTPResponse(status: .temporaryRedirect, headerFields: [.connection: "close", .location: path])
+            let response = HTTPResponse(
+                status: .temporaryRedirect, headerFields: [.connection: "close", .location: path])
             try await responseWriter.writeResponse(response)
             throw RedirectCloseError()
         }

@@ -220,7 +220,9 @@ final class EngineWebSocketHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     /// Queues a packet for the application, in order, starting the delivery task if none runs.
-    private func deliver(_ packet: EngineInbound, connection: EngineWebSocketConnection, context: ChannelHandlerContext) {
+    private func deliver(
+        _ packet: EngineInbound, connection: EngineWebSocketConnection, context: ChannelHandlerContext
+    ) {
         guard inbound.push(packet) else { return }
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         let queue = inbound
