@@ -95,7 +95,7 @@ public struct Hub: Sendable {
         }
         let app = Application(
             router: router,
-            server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: io.webSocketUpgradeConfiguration),
+            server: .socketIO(io, webSocketRouter: router),
             configuration: .init(address: .hostname(configuration.host, port: configuration.httpPort), serverName: "fluxgate-hub"),
             logger: logger)
 

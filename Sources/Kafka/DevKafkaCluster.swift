@@ -12,6 +12,12 @@ import NIOConcurrencyHelpers
 /// created only through ``createTopic(_:partitions:)`` or auto-creation (the mock has no
 /// CreateTopics API).
 public final class DevKafkaCluster: Sendable {
+    /// Consumer properties that suit the dev cluster: its mock brokers hold a fetch that finds
+    /// no records for the whole `fetch.wait.max.ms` (librdkafka's default: 500 ms) even when
+    /// records arrive meanwhile, which real brokers do not; 10 ms keeps that wait out of every
+    /// record's latency. (`fluxgate` stages: `--kafka-fetch-wait 10ms`.)
+    public static let consumerProperties = ["fetch.wait.max.ms": "10"]
+
     /// A Kafka protocol request type (API key) to inject errors into.
     public struct Request: Sendable, Hashable {
         /// The Kafka API key.

@@ -39,7 +39,8 @@ public struct KafkaConsumerConfiguration: Sendable {
     /// app reads; rebalance callbacks then wait too, as with any consumer that stops polling.
     /// Default: 10 000.
     public var maxBufferedRecords: Int = 10_000
-    /// Any other librdkafka property (CONFIGURATION.md), applied last so it wins. Default: empty.
+    /// Any other librdkafka property (CONFIGURATION.md), applied last so it wins. Against the
+    /// dev cluster, add ``DevKafkaCluster/consumerProperties``. Default: empty.
     public var additionalProperties: [String: String] = [:]
 
     /// Creates a configuration.

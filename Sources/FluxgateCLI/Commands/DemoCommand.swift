@@ -101,6 +101,7 @@ struct DemoCommand: AsyncParsableCommand {
                 try cluster.createTopic(topic, partitions: Self.partitions)
             }
             hubConfiguration.kafkaBrokers = cluster.bootstrapServers.split(separator: ",").map(String.init)
+            hubConfiguration.kafkaConsumerProperties = DevKafkaCluster.consumerProperties
         } catch {
             await mosquitto.stop()
             throw error

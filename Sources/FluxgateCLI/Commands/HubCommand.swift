@@ -24,6 +24,7 @@ struct HubCommand: AsyncParsableCommand {
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var kafka: KafkaOptions
+    @OptionGroup var kafkaConsumer: KafkaConsumerOptions
 
     @Option(help: "Port of the dashboards, Socket.IO, /api and /metrics. [env: FLUXGATE_HTTP_PORT] [default: 8080]")
     var httpPort: Int?
@@ -53,7 +54,7 @@ struct HubCommand: AsyncParsableCommand {
     static let instanceSetting = Setting("instance-id", default: nil, help: "Name of this hub instance.")
     static let originsSetting = Setting("allowed-origins", default: nil, help: "Extra allowed browser origins.")
     static let offlineSetting = Setting("offline-timeout", default: "30s", help: "Device offline timeout.")
-    static let settings = CommonOptions.settings + KafkaOptions.settings
+    static let settings = CommonOptions.settings + KafkaOptions.settings + KafkaConsumerOptions.settings
         + [httpPortSetting, tokensSetting, dashboardsSetting, vendorSetting, instanceSetting, originsSetting, offlineSetting]
 
     /// Comma-separated non-empty items.
@@ -69,6 +70,7 @@ struct HubCommand: AsyncParsableCommand {
         var configuration = HubConfiguration()
         configuration.topics = try common.topics(resolver)
         configuration.kafkaBrokers = try kafka.bootstrapServers(resolver)
+        configuration.kafkaConsumerProperties = try kafkaConsumer.consumerProperties(resolver)
         configuration.httpPort = try resolver.required(Self.httpPortSetting, expected: "a port number 0-65535", ValueParsers.port)
         configuration.tokens = Set(try resolver.value(Self.tokensSetting, expected: "token[,token...]", Self.list) ?? [])
         configuration.dashboardsDirectory = try resolver.required(Self.dashboardsSetting, expected: "a folder") {
@@ -87,7 +89,7 @@ struct HubCommand: AsyncParsableCommand {
 
     func run() async throws {
         let resolver = try common.resolver(
-            flags: kafka.flags.merging([
+            flags: kafka.flags.merging(kafkaConsumer.flags) { $1 }.merging([
                 "http-port": httpPort.map(String.init), "tokens": tokens, "dashboards-dir": dashboardsDir,
                 "vendor-dir": vendorDir, "instance-id": instanceId, "allowed-origins": allowedOrigins,
                 "offline-timeout": offlineTimeout,

@@ -27,6 +27,7 @@ struct WindowingCommand: AsyncParsableCommand {
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var kafka: KafkaOptions
+    @OptionGroup var kafkaConsumer: KafkaConsumerOptions
 
     @Option(help: "YAML file with windows and alert rules. [env: FLUXGATE_RULES] [default: built-in standard rules]")
     var rules: String?
@@ -41,11 +42,11 @@ struct WindowingCommand: AsyncParsableCommand {
     static let httpPortSetting = Setting("http-port", default: "8082", help: "Port of the operational endpoints.")
     static let statsUpdateSetting = Setting(
         "stats-update-interval", default: "5s", help: "Interval of live updates of open windows, or 'off'.")
-    static let settings = CommonOptions.settings + KafkaOptions.settings + [rulesSetting, httpPortSetting, statsUpdateSetting]
+    static let settings = CommonOptions.settings + KafkaOptions.settings + KafkaConsumerOptions.settings + [rulesSetting, httpPortSetting, statsUpdateSetting]
 
     func run() async throws {
         let resolver = try common.resolver(
-            flags: kafka.flags.merging([
+            flags: kafka.flags.merging(kafkaConsumer.flags) { $1 }.merging([
                 "rules": rules, "http-port": httpPort.map(String.init), "stats-update-interval": statsUpdateInterval,
             ]) { $1 },
             known: Self.settings
@@ -66,10 +67,9 @@ struct WindowingCommand: AsyncParsableCommand {
         let runtime = StageRuntime(logger: logger)
         runtime.readiness.register("partitions-assigned")
         let producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
-        let consumer = try KafkaConsumer(
-            configuration: WindowingService.consumerConfiguration(bootstrapServers: servers, topics: configuration.topics),
-            logger: logger
-        )
+        var consumerConfiguration = WindowingService.consumerConfiguration(bootstrapServers: servers, topics: configuration.topics)
+        consumerConfiguration.additionalProperties.merge(try kafkaConsumer.consumerProperties(resolver)) { $1 }
+        let consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
         let readiness = runtime.readiness
         let windowing = WindowingService(
             configuration: configuration,

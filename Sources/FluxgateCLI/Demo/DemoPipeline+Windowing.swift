@@ -7,7 +7,8 @@ import Windowing
 extension DemoPipeline {
     /// The windowing stage with the built-in standard windows and alert rules (as
     /// `fluxgate windowing` without --rules): a producer, then the service that runs its consumer
-    /// (which fetches every 10 ms from the dev cluster, see below).
+    /// (with the dev cluster's consumer properties: alerts within a second of the crossing, as
+    /// DemoDashboardBrowserTests measures).
     func windowing() throws -> [any Service] {
         var configuration = WindowingServiceConfiguration()
         configuration.topics = topics
@@ -16,12 +17,7 @@ extension DemoPipeline {
         producerConfiguration.clientID = "fluxgate-demo-windowing"
         let producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
         var consumerConfiguration = WindowingService.consumerConfiguration(bootstrapServers: kafkaBrokers, topics: topics)
-        // The dev cluster (librdkafka's mock broker) answers an empty fetch only after the whole
-        // fetch.wait.max.ms (default 500 ms), even when records arrive meanwhile (measured with
-        // kcat: delay spread over 0..wait). With the default, each reading waited up to 0.5 s
-        // here before its alert; fetching every 10 ms keeps alerts on the dashboards well within
-        // a second of the crossing (DemoDashboardBrowserTests measures it).
-        consumerConfiguration.additionalProperties["fetch.wait.max.ms"] = "10"
+        consumerConfiguration.additionalProperties.merge(DevKafkaCluster.consumerProperties) { $1 }
         let consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
         let readiness = runtime.readiness
         readiness.register("partitions-assigned")
