@@ -76,7 +76,7 @@ public struct Hub: Sendable {
             metrics: metrics, router: recordRouter, frontier: frontier, sessions: sessions, sessionWriter: sessionWriter, logger: logger)
         HubSocketHandlers(
             configuration: configuration, store: store, producer: producer, metrics: metrics, logger: logger,
-            noteCounter: NoteCounter(), sessions: sessions, sessionWriter: sessionWriter
+            noteCounter: NoteCounter(), sessions: sessions, sessionWriter: sessionWriter, frontier: frontier
         ).install(on: io)
 
         let router = Router(context: BasicWebSocketRequestContext.self)

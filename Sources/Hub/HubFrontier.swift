@@ -39,6 +39,15 @@ final class HubFrontier: Sendable {
         state.withLockedValue { RecoveryOffset(source: nil, frontier: $0.next).encoded }
     }
 
+    /// Emits `event` to `room` with the current frontier as its offset, under the lock (so that
+    /// no record's events fall between the offset and the emit).
+    func emitAtCurrentOffset(_ event: String, _ payload: JSONValue, to room: String, on io: SocketIOServer) {
+        state.withLockedValue { state in
+            guard state.layout != nil else { return }
+            io.to(room).emit(event, [payload], offset: RecoveryOffset(source: nil, frontier: state.next).encoded)
+        }
+    }
+
     /// Moves the frontier past `record` (if it is one of the hub's input partitions) and
     /// broadcasts `events` with the resulting offset, both under the lock.
     func advance(past record: KafkaConsumerRecord?, broadcasting events: [HubEvent], on io: SocketIOServer) {

@@ -64,8 +64,8 @@ final class HubSessionTable: Sendable {
         /// Entries before `orderStart` are consumed.
         var order: [(pid: String, ts: Int64)] = []
         var orderStart = 0
-        /// Next offset to read per sessions partition.
-        var positions: [Int: Int64] = [:]
+        /// Next offset to read per sessions partition; nil until the consumer starts.
+        var positions: [Int: Int64]?
         var failures: [String: RecoveryFailure] = [:]
 
         var orderCount: Int { order.count - orderStart }
@@ -103,7 +103,8 @@ final class HubSessionTable: Sendable {
         let pid = record.key.map { String(decoding: $0, as: UTF8.self) }
         let session = record.value.isEmpty ? nil : HubSessionRecord.decode(record.value)
         state.withLockedValue { state in
-            state.positions[record.partition] = max(state.positions[record.partition] ?? 0, record.offset + 1)
+            let current = state.positions?[record.partition] ?? 0
+            state.positions?[record.partition] = max(current, record.offset + 1)
             guard let pid, !pid.isEmpty else { return }
             if record.value.isEmpty {
                 state.sessions[pid] = nil
@@ -137,8 +138,9 @@ final class HubSessionTable: Sendable {
         state.withLockedValue { $0.sessions[pid] }
     }
 
-    /// Next offset to read per sessions partition.
-    var positions: [Int: Int64] { state.withLockedValue { $0.positions } }
+    /// Next offset to read per sessions partition; nil until the hub's consumer starts (the
+    /// table is incomplete until then).
+    var positions: [Int: Int64]? { state.withLockedValue { $0.positions } }
 
     /// Forgets sessions last written more than the retention ago.
     func prune(now: Int64) {

@@ -16,6 +16,7 @@ struct HubSocketHandlers: Sendable {
     let noteCounter: NoteCounter
     let sessions: HubSessionTable
     let sessionWriter: HubSessionWriter
+    let frontier: HubFrontier
 
     static let maxSubscribeDevices = 1000
 
@@ -47,8 +48,9 @@ struct HubSocketHandlers: Sendable {
                 }
             }
         }
-        io.mainNamespace.onConnection { socket in
-            self.connected(socket)
+        io.mainNamespace.onConnection { [weak io] socket in
+            guard let io else { return }
+            self.connected(socket, io: io)
         }
     }
 
@@ -58,7 +60,7 @@ struct HubSocketHandlers: Sendable {
         return "operator-" + socket.id.prefix(6)
     }
 
-    private func connected(_ socket: SocketIOSocket) {
+    private func connected(_ socket: SocketIOSocket, io: SocketIOServer) {
         if socket.recovered {
             metrics.recovery(recovered: true)
             // Written again by this hub: the retention counts from now, and a session whose
@@ -74,7 +76,7 @@ struct HubSocketHandlers: Sendable {
         }
         let name = Self.operatorName(socket)
         socket.on("subscribe") { arguments, ack in
-            self.subscribe(socket, arguments.first, ack)
+            self.subscribe(socket, io: io, arguments.first, ack)
         }
         socket.on("unsubscribe") { arguments, ack in
             self.unsubscribe(socket, arguments.first, ack)
@@ -115,6 +117,15 @@ struct HubSocketHandlers: Sendable {
         let record = HubSessionRecord(pid: pid, sid: socket.id, rooms: rooms.sorted(), ts: WallClock.nowMilliseconds())
         sessions.put(record)
         sessionWriter.write(record)
+    }
+
+    /// Sends `subscribed` `{"devices"}` to this socket alone, with the current recovery offset
+    /// (taken after the join, before the `history` snapshot): a client then holds an offset even
+    /// if its devices stay quiet, so that it can recover (an alerts page, an offline device).
+    private func markSubscribed(_ socket: SocketIOSocket, io: SocketIOServer, devices: [String]) {
+        guard configuration.connectionStateRecovery else { return }
+        frontier.emitAtCurrentOffset(
+            "subscribed", .object([("devices", .array(devices.map { .string($0) }))]), to: socket.id, on: io)
     }
 
     // MARK: - Replies
@@ -192,7 +203,7 @@ struct HubSocketHandlers: Sendable {
 
     /// Joins the rooms, acks, then sends one `history` per device. Joining before taking the
     /// snapshot means no live event can fall between the history and the live stream.
-    private func subscribe(_ socket: SocketIOSocket, _ payload: JSONValue?, _ ack: SocketIOAck?) {
+    private func subscribe(_ socket: SocketIOSocket, io: SocketIOServer, _ payload: JSONValue?, _ ack: SocketIOAck?) {
         let subscription: Subscription
         switch Self.parseSubscription(payload) {
         case .success(let value): subscription = value
@@ -204,18 +215,21 @@ struct HubSocketHandlers: Sendable {
             if let events = subscription.events {
                 socket.join(events.map { HubRooms.fleet($0) })
                 saveSession(socket)
+                markSubscribed(socket, io: io, devices: ["*"])
                 reply(ack, event: "subscribe", .object([
                     ("ok", true), ("devices", ["*"]), ("events", .array(events.map { .string($0.rawValue) })),
                 ]))
             } else {
                 socket.join(HubRooms.fleet)
                 saveSession(socket)
+                markSubscribed(socket, io: io, devices: ["*"])
                 reply(ack, event: "subscribe", .object([("ok", true), ("devices", ["*"])]))
             }
             return
         }
         socket.join(subscription.devices.map { HubRooms.device($0.rawValue) })
         saveSession(socket)
+        markSubscribed(socket, io: io, devices: subscription.devices.map(\.rawValue))
         reply(ack, event: "subscribe", .object([
             ("ok", true), ("devices", .array(subscription.devices.map { .string($0.rawValue) })),
         ]))

@@ -92,8 +92,12 @@ final class KafkaRecoveryStore: SocketIORecoveryStore {
     /// sessions partition up to the high watermark it has now.
     private func catchUpWithSessions() async {
         let deadline = ContinuousClock.now + min(configuration.recoveryTimeout, .seconds(5))
+        // A hub that just started: wait until its consumer reads the sessions topic.
+        while sessions.positions == nil, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
         var targets: [Int: Int64] = [:]
-        for partition in sessions.positions.keys {
+        for partition in (sessions.positions ?? [:]).keys {
             if let marks = try? await admin.watermarks(
                 topic: configuration.sessionsTopic, partition: partition, timeout: .seconds(2))
             {
@@ -101,7 +105,7 @@ final class KafkaRecoveryStore: SocketIORecoveryStore {
             }
         }
         while ContinuousClock.now < deadline {
-            let positions = sessions.positions
+            let positions = sessions.positions ?? [:]
             if targets.allSatisfy({ positions[$0.key, default: 0] >= $0.value }) { return }
             try? await Task.sleep(for: .milliseconds(10))
         }
@@ -208,7 +212,8 @@ final class KafkaRecoveryStore: SocketIORecoveryStore {
             bootstrapServers: configuration.kafkaBrokers,
             consumptionStrategy: .partitions(ranges.mapValues { .offset($0.lowerBound) }, groupID: nil))
         consumerConfiguration.clientID = "fluxgate-hub-\(configuration.instanceID)-recovery"
-        consumerConfiguration.additionalProperties = configuration.kafkaProperties
+        consumerConfiguration.additionalProperties = configuration.kafkaProperties.merging(
+            configuration.kafkaConsumerProperties) { $1 }
         let consumer: KafkaConsumer
         do {
             consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
