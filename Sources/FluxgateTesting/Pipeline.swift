@@ -252,13 +252,14 @@ public final class Pipeline: Sendable {
         case .ingress:
             arguments += ["--mqtt-url", broker.url, "--mqtt-client-id", "pipeline-ingress-\(topicPrefix.dropLast())\(suffix)"]
         case .windowing:
+            arguments += ["--kafka-fetch-wait", "10ms"]  // the dev cluster (DevKafkaCluster.consumerProperties)
             if configuration.rulesYAML != nil {
                 arguments += ["--rules", directory.appendingPathComponent("rules.yaml").path]
             }
         case .hub:
             arguments += [
                 "--dashboards-dir", Self.repositoryRoot + "/dashboards", "--vendor-dir", Self.repositoryRoot + "/vendor",
-                "--instance-id", "pipeline-hub\(suffix)",
+                "--instance-id", "pipeline-hub\(suffix)", "--kafka-fetch-wait", "10ms",
             ]
         }
         return arguments + (configuration.extraArguments[stage] ?? [])
