@@ -87,13 +87,13 @@ struct HubSocketHandlers: Sendable {
         socket.on("note") { arguments, ack in
             await self.note(arguments.first, author: name, ack)
         }
-        let recovery = configuration.connectionStateRecovery
+        let pid = configuration.connectionStateRecovery ? socket.pid : nil
         let sessions = self.sessions
         let sessionWriter = self.sessionWriter
         socket.onDisconnect { reason in
             if reason.rawValue == "send queue overflow" { metrics.droppedQueueOverflow.increment() }
             // An explicit disconnect ends the session on every hub (as in Socket.IO).
-            if recovery, !reason.isRecoverable, let pid = socket.pid {
+            if !reason.isRecoverable, let pid {
                 sessions.remove(pid: pid)
                 sessionWriter.delete(pid: pid)
             }
