@@ -16,6 +16,10 @@ swift build --build-tests
 echo "== tests"
 swift test --skip-build
 
+# The README's demo command itself (release build), checked in headless Chromium.
+echo "== README demo command"
+bash scripts/check-demo.sh
+
 # libFuzzer on the SocketIO decoders (separate sanitizer build in .build-fuzz; ~10 min cold).
 echo "== fuzz"
 bash scripts/fuzz.sh "${FLUXGATE_FUZZ_SECONDS:-60}"
