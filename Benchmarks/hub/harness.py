@@ -130,6 +130,9 @@ def main():
     ap.add_argument("--fetch-wait-ms", type=int, default=10, help="with --shim; the dev cluster waits this long on an empty fetch")
     ap.add_argument("--windowing", action="store_true",
                     help="also run fluxgate windowing with a rule that fires often; report reading-to-alert latency")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="also tail the readings topic with kcat (fetch.wait.max.ms as the hub): ingress latency "
+                         "(record timestamp - ts) and a plain C consumer's latency (line receipt - ts)")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="fluxgate-hub-bench.")
@@ -209,6 +212,10 @@ def run(args, work):
         [("clients-%d" % i, p) for i, p in enumerate(loads)] + ([("windowing", windowing)] if args.windowing else [])
     cpu0 = {name: cpu_seconds(p.pid) for name, p in stages}
     load0 = loadavg()
+    tail = None
+    if args.breakdown:
+        tail = Tail(["kcat", "-C", "-b", bootstrap, "-t", "fluxgate.readings", "-o", "end", "-u", "-q", "-f", "%T %s\n",
+                     "-X", "fetch.wait.max.ms=%d" % (args.fetch_wait_ms if args.shim else 500)])
     for p in loads:
         p.stdin.write("measure\n")
         p.stdin.flush()
@@ -220,6 +227,7 @@ def run(args, work):
     cpu1 = {name: cpu_seconds(p.pid) for name, p in stages}
     load1 = loadavg()
     reports = [json.loads(p.stdout.readline()) for p in loads]
+    breakdown = tail.finish() if tail else None
     out, _ = pub.communicate(timeout=120)
     latencies = sorted(x for r in reports for x in r["latencies_ms"])
     alerts = sorted(x for r in reports for x in r["alert_latencies_ms"])
@@ -238,6 +246,7 @@ def run(args, work):
                        "samples": len(latencies)},
         "alert_latency_ms": {"p50": percentile(alerts, 0.50), "p99": percentile(alerts, 0.99), "max": alerts[-1] if alerts else None,
                              "samples": len(alerts)} if args.windowing else None,
+        "breakdown_ms": breakdown,
         "reading_deliveries_per_s": round(deliveries / seconds),
         "all_deliveries_per_s": round((deliveries + others) / seconds),
         "hub_emitted_per_s": emitted, "hub_dropped": dropped,
@@ -245,6 +254,37 @@ def run(args, work):
         "cpu_share": {k: round((cpu1[k] - cpu0[k]) / (t1 - t0), 2) for k in cpu0},
         "load_before": load0, "load_after": load1,
     }
+
+
+class Tail:
+    """kcat reading the readings topic; per record: record timestamp - ts (the ingress's part) and
+    line receipt here - ts (a plain C consumer's end-to-end latency)."""
+
+    def __init__(self, args):
+        self.p = spawn(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
+        self.ingress, self.consumer = [], []
+        self.thread = threading.Thread(target=self.read, daemon=True)
+        self.thread.start()
+
+    def read(self):
+        for line in self.p.stdout:
+            now = time.time() * 1000
+            try:
+                t, value = line.split(" ", 1)
+                ts = json.loads(value)["ts"]
+            except ValueError:
+                continue
+            self.ingress.append(int(t) - ts)
+            self.consumer.append(now - ts)
+
+    def finish(self):
+        stop(self.p)
+        self.thread.join(5)
+        out = {}
+        for name, values in (("ingress", self.ingress), ("kcat_consumer", self.consumer)):
+            values.sort()
+            out[name] = {"p50": percentile(values, 0.5), "p99": percentile(values, 0.99), "samples": len(values)}
+        return out
 
 
 def _ready(port):

@@ -4,7 +4,7 @@
 # 1,000,000 preloaded readings in the same run.
 #
 #   Benchmarks/windowing/run.sh [harness options]
-#     --readings N (1000000)  --devices D (10000)  --partitions P (32)  --rounds R (2)
+#     --readings N (1000000)  --devices D (10000)  --partitions P (64)  --rounds R (2)
 #     --compression lz4       --core 0 (contenders)  --kafka-core 1 (dev cluster, harness)
 #     --contenders fluxgate,quixstreams  --timeout S (900 per contender run)  --keep
 #     --fetch-wait-ms MS (10; both consumers, see Benchmarks/hub/fetchwait.c)
