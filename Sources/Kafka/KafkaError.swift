@@ -29,6 +29,9 @@ public struct KafkaError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let clusterStart = Code("kafka.cluster-start")
         /// The partition is not assigned to this consumer.
         public static let notAssigned = Code("kafka.not-assigned")
+        /// A record is larger than the producer's `message.max.bytes` or the topic's
+        /// `max.message.bytes`: retrying cannot help.
+        public static let messageSizeTooLarge = Code.rdkafka(RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
 
         /// The code for a librdkafka error (`rdkafka.` + `rd_kafka_err2name`).
         static func rdkafka(_ error: rd_kafka_resp_err_t) -> Code {

@@ -17,8 +17,9 @@ public struct WindowingServiceConfiguration: Sendable {
     public var maxPendingOutputs = 5_000
     /// Least time between two snapshots of one partition's state to the changelog topic. Input
     /// offsets are committed only up to the last confirmed snapshot, so this bounds the replay
-    /// after a restart. Default 1 s.
-    public var snapshotInterval: Duration = .seconds(1)
+    /// after a restart. Each snapshot encodes the partition's whole state, so under load this is
+    /// the stage's main cost (docs/benchmarks.md, Windowing). Default 5 s.
+    public var snapshotInterval: Duration = .seconds(5)
     /// Backoff between attempts when Kafka refuses outputs. Default 100 ms doubling to 5 s.
     public var retryBackoff: (minimum: Duration, maximum: Duration) = (.milliseconds(100), .seconds(5))
     /// How long restoring the changelog may take before the stage gives up with an error.

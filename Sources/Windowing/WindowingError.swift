@@ -10,6 +10,8 @@ public struct WindowingError: Error, Sendable, Hashable, CustomStringConvertible
         public static let restoreFailed = Code("windowing.restore-failed")
         /// A snapshot could not be encoded.
         public static let snapshotFailed = Code("windowing.snapshot-failed")
+        /// Kafka refused an output or snapshot as too large; retrying cannot help.
+        public static let recordTooLarge = Code("windowing.record-too-large")
     }
 
     /// The stable code.

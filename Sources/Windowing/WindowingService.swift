@@ -71,6 +71,21 @@ public final class WindowingService: Service, Sendable {
 
     /// The consumer configuration the stage needs: group ``groupID`` on the readings and
     /// operator topics, from the earliest offset when the group has none.
+    /// Largest record the stage's producer accepts (`message.max.bytes`): partition snapshots are
+    /// JSON and grow with the devices of a partition. Batches are lz4-compressed, so what
+    /// reaches the brokers is several times smaller. 16 MiB.
+    public static let maxRecordBytes = 16 * 1024 * 1024
+
+    /// The producer settings the stage expects: idempotent (the defaults), lz4-compressed
+    /// batches, records up to ``maxRecordBytes``.
+    public static func producerConfiguration(bootstrapServers: [String], clientID: String) -> KafkaProducerConfiguration {
+        var configuration = KafkaProducerConfiguration(bootstrapServers: bootstrapServers)
+        configuration.clientID = clientID
+        configuration.compression = .lz4
+        configuration.additionalProperties["message.max.bytes"] = String(maxRecordBytes)
+        return configuration
+    }
+
     public static func consumerConfiguration(bootstrapServers: [String], topics: FluxgateTopics) -> KafkaConsumerConfiguration {
         var configuration = KafkaConsumerConfiguration(
             bootstrapServers: bootstrapServers,
@@ -392,6 +407,15 @@ public final class WindowingService: Service, Sendable {
                 }
             }
             metrics.produced.increment(by: Int64(pending.count - refused.count))
+            if let lastError, lastError.code == .messageSizeTooLarge,
+                let largest = refused.max(by: { $0.value.count < $1.value.count })
+            {
+                throw WindowingError(
+                    code: .recordTooLarge,
+                    message:
+                        "Kafka refused a record of \(largest.value.count) bytes for \(largest.topic) as too large (\(lastError.message)). Partition snapshots grow with the devices per partition: give \(configuration.topics.readings) more partitions, or raise the changelog topic's max.message.bytes and the producer's message.max.bytes (WindowingService.maxRecordBytes, \(Self.maxRecordBytes) by default)."
+                )
+            }
             pending = refused
             if let lastError {
                 if lastError.code == .shutDown { throw lastError }

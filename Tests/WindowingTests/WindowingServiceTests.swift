@@ -51,6 +51,31 @@ struct WindowingServiceTests {
         #expect(live.allSatisfy { expected.keys.contains($0.key) })
     }
 
+    /// A partition snapshot larger than Kafka accepts is not retried forever: the stage stops
+    /// with `windowing.record-too-large`, which says what to change.
+    @Test func aSnapshotTooLargeForKafkaStopsTheStageWithAClearError() async throws {
+        let environment = try WindowingEnvironment()
+        defer { environment.cluster.shutdown() }
+        let start = alignedStart(windowsBack: 1)
+        let readings = (0..<60).map { reading("big-\($0)", ts: start + Int64($0), seq: 0, temperature: 20) }
+        let (producer, windowing) = try environment.makeWindowing(maxRecordBytes: 4_000)
+        let feeder = try environment.makeProducer()
+        let failure = try await whileRunning([producer, feeder], logger: testLogger) {
+            try await environment.produce(readings, with: feeder)
+            return try await withTimeout(90, "the stage stopping") { () -> WindowingError? in
+                do {
+                    try await windowing.run()
+                    return nil
+                } catch let error as WindowingError {
+                    return error
+                }
+            }
+        }
+        let error = try #require(failure, "the stage kept running or stopped without an error")
+        #expect(error.code == .recordTooLarge)
+        #expect(error.message.contains("more partitions"))
+    }
+
     /// An operator acknowledgement on the operator topic yields the `acknowledged` transition.
     @Test func operatorAcknowledgement() async throws {
         let environment = try WindowingEnvironment()

@@ -56,6 +56,7 @@ struct WindowingEnvironment: Sendable {
     /// A windowing service with its own consumer and producer (run the producer first).
     func makeWindowing(
         statsUpdateInterval: Duration? = nil,
+        maxRecordBytes: Int? = nil,
         onReady: @escaping @Sendable () -> Void = {}
     ) throws -> (KafkaProducer, WindowingService) {
         var configuration = WindowingServiceConfiguration()
@@ -68,7 +69,11 @@ struct WindowingEnvironment: Sendable {
         consumerConfiguration.heartbeatInterval = .milliseconds(500)
         consumerConfiguration.commitInterval = .milliseconds(200)
         let consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: testLogger)
-        let producer = try makeProducer()
+        // The stage's own producer settings (lz4, large records), with a short linger.
+        var producerConfiguration = WindowingService.producerConfiguration(bootstrapServers: servers, clientID: "windowing-test")
+        producerConfiguration.linger = .milliseconds(1)
+        if let maxRecordBytes { producerConfiguration.additionalProperties["message.max.bytes"] = String(maxRecordBytes) }
+        let producer = try KafkaProducer(configuration: producerConfiguration, logger: testLogger)
         let service = WindowingService(
             configuration: configuration, consumer: consumer, producer: producer, bootstrapServers: servers, logger: testLogger,
             onReady: onReady)

@@ -62,7 +62,7 @@ struct WindowingCommand: AsyncParsableCommand {
         }
         let httpPort = try resolver.required(Self.httpPortSetting, expected: "a port number 0-65535", ValueParsers.port)
         let servers = try kafka.bootstrapServers(resolver)
-        let producerConfiguration = try kafka.producerConfiguration(resolver, clientID: "fluxgate-windowing")
+        let producerConfiguration = WindowingService.producerConfiguration(bootstrapServers: servers, clientID: "fluxgate-windowing")
 
         let runtime = StageRuntime(logger: logger)
         runtime.readiness.register("partitions-assigned")

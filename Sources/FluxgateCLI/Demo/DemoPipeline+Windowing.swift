@@ -13,9 +13,9 @@ extension DemoPipeline {
         var configuration = WindowingServiceConfiguration()
         configuration.topics = topics
         configuration.telemetry = .standard
-        var producerConfiguration = KafkaProducerConfiguration(bootstrapServers: kafkaBrokers)
-        producerConfiguration.clientID = "fluxgate-demo-windowing"
-        let producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
+        let producer = try KafkaProducer(
+            configuration: WindowingService.producerConfiguration(bootstrapServers: kafkaBrokers, clientID: "fluxgate-demo-windowing"),
+            logger: logger)
         var consumerConfiguration = WindowingService.consumerConfiguration(bootstrapServers: kafkaBrokers, topics: topics)
         consumerConfiguration.additionalProperties.merge(DevKafkaCluster.consumerProperties) { $1 }
         let consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
