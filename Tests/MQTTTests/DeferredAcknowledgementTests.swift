@@ -18,9 +18,10 @@ struct DeferredAcknowledgementTests {
             "--port", "\(broker.port)", "--client-id", "ingress-\(version)", "--topic", "ingest/#",
             "--protocol", version == .v5 ? "5" : "3", "--session-expiry", "300",
             "--ack-prefix", "a-", "--confirm-after", "50",
-            // Keep reading for 1 s while the `b-` batch is unacknowledged, so that all of them
-            // arrive before the kill (with the 20 ms default reading stops sooner).
-            "--read-ahead-ms", "1000",
+            // Keep reading for 4.5 s while the `b-` batch is unacknowledged, so that all of them
+            // arrive before the kill even when publishing is slow on a loaded machine (with the
+            // 20 ms default reading stops sooner; it must stay under keepAlive / 2 = 5 s).
+            "--read-ahead-ms", "4500",
         ]
         func received(_ lines: [String], _ prefix: String) -> Set<String> {
             Set(lines.filter { $0.hasPrefix("MSG \(prefix)") }.map { String($0.dropFirst(4)) })
@@ -39,7 +40,7 @@ struct DeferredAcknowledgementTests {
             for index in 0..<50 {
                 try await publisher.publish(topic: "ingest/d\(index % 5)", payload: "b-\(index)", qos: .atLeastOnce)
             }
-            try await first.waitForOutput(timeout: .seconds(10)) { received($0, "b-") == expectedB }
+            try await first.waitForOutput(timeout: .seconds(20)) { received($0, "b-") == expectedB }
             first.kill()
             try await first.waitForExit(timeout: .seconds(5))
 
