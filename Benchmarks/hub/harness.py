@@ -126,8 +126,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--seconds", type=int, default=30)
     ap.add_argument("--partitions", type=int, default=6)
-    ap.add_argument("--shim", help="fetchwait.so: LD_PRELOAD shim setting fetch.wait.max.ms of the hub's consumers")
-    ap.add_argument("--fetch-wait-ms", type=int, default=10, help="with --shim; the dev cluster waits this long on an empty fetch")
+    ap.add_argument("--fetch-wait-ms", type=int, default=10,
+                    help="--kafka-fetch-wait of the hub and windowing (the dev cluster holds an empty fetch this long); 500 = the default")
     ap.add_argument("--windowing", action="store_true",
                     help="also run fluxgate windowing with a rule that fires often; report reading-to-alert latency")
     ap.add_argument("--breakdown", action="store_true",
@@ -166,9 +166,7 @@ def run(args, work):
                      "--mqtt-client-id", "bench-hub-ingress", "--share-group", "none", "--http-port", str(iport),
                      "--log-level", "warning"],
                     stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "ingress.log"), "w"))
-    hub_env = dict(os.environ)
-    if args.shim:
-        hub_env.update(LD_PRELOAD=args.shim, FLUXGATE_BENCH_FETCH_WAIT_MS=str(args.fetch_wait_ms))
+    hub_env = dict(os.environ, FLUXGATE_KAFKA_FETCH_WAIT="%dms" % args.fetch_wait_ms)
     hub = spawn([args.fluxgate, "hub", "--kafka-brokers", bootstrap, "--http-port", str(hport), "--instance-id", "bench-hub",
                  "--log-level", "warning"],
                 cwd=os.path.dirname(os.path.dirname(HERE)), env=hub_env,
@@ -215,7 +213,7 @@ def run(args, work):
     tail = None
     if args.breakdown:
         tail = Tail(["kcat", "-C", "-b", bootstrap, "-t", "fluxgate.readings", "-o", "end", "-u", "-q", "-f", "%T %s\n",
-                     "-X", "fetch.wait.max.ms=%d" % (args.fetch_wait_ms if args.shim else 500)])
+                     "-X", "fetch.wait.max.ms=%d" % args.fetch_wait_ms])
     for p in loads:
         p.stdin.write("measure\n")
         p.stdin.flush()
@@ -238,7 +236,7 @@ def run(args, work):
                for k in m1 if k.startswith("fluxgate_hub_events_emitted_total")}
     dropped = sum(m1[k] - m0.get(k, 0) for k in m1 if k.startswith("fluxgate_hub_events_dropped_total"))
     return {
-        "fetch_wait_ms": args.fetch_wait_ms if args.shim else "500 (librdkafka default, no shim)",
+        "fetch_wait_ms": args.fetch_wait_ms,
         "rate": args.rate, "devices": args.devices, "clients": args.clients, "fleet_clients": fleet,
         "seconds": round(seconds, 1), "publisher": out.strip(),
         "latency_ms": {"p50": percentile(latencies, 0.50), "p99": percentile(latencies, 0.99),

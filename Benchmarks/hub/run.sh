@@ -5,10 +5,10 @@
 #   Benchmarks/hub/run.sh [harness options]
 #     --rate R (5000/s)  --devices D (1000)  --clients C (1000)  --fleet-every N (500: C/N clients on "*")
 #     --processes P (2 Node load processes)  --warmup S (10)  --seconds S (30)
-#     --fetch-wait-ms MS (10)  --no-shim (measure with the dev cluster's 500 ms empty-fetch wait)  --keep
+#     --fetch-wait-ms MS (10; 500 measures the dev cluster's default empty-fetch wait)  --keep
 #
 # Builds `fluxgate` in release (scratch path .build-rel; FLUXGATE_BIN=<path> skips the build),
-# compiles the paced publisher (publish.c) and the fetch-wait shim (fetchwait.c) into a temporary
+# compiles the paced publisher (publish.c) into a temporary
 # folder, then runs harness.py. Needs mosquitto, libmosquitto-dev, librdkafka-dev, node and node-ws
 # (Debian). Every process is stopped by its pid; bounded by `timeout`.
 set -euo pipefail
@@ -27,13 +27,6 @@ fi
 bin="$(mktemp -d /tmp/fluxgate-hub-bench-bin.XXXXXX)"
 trap 'rm -rf "$bin"' EXIT
 gcc -O2 -o "$bin/publish" "$here/publish.c" -lmosquitto
-gcc -O2 -shared -fPIC -o "$bin/fetchwait.so" "$here/fetchwait.c" -ldl
-
-shim=(--shim "$bin/fetchwait.so")
-args=()
-for a in "$@"; do
-    if [[ "$a" == "--no-shim" ]]; then shim=(); else args+=("$a"); fi
-done
 
 echo "load $(cut -d' ' -f1-3 /proc/loadavg)"
-timeout --signal=INT 900 python3 "$here/harness.py" --fluxgate "$FLUXGATE_BIN" --publisher "$bin/publish" "${shim[@]}" "${args[@]}"
+timeout --signal=INT 900 python3 "$here/harness.py" --fluxgate "$FLUXGATE_BIN" --publisher "$bin/publish" "$@"

@@ -190,9 +190,7 @@ def run_fluxgate(args, bootstrap, work, rnd):
     rules = os.path.join(work, "rules.yaml")
     with open(rules, "w") as f:
         f.write(RULES)
-    env = dict(os.environ)
-    if args.shim:
-        env.update(LD_PRELOAD=args.shim, FLUXGATE_BENCH_FETCH_WAIT_MS=str(args.fetch_wait_ms))
+    env = dict(os.environ, FLUXGATE_KAFKA_FETCH_WAIT="%dms" % args.fetch_wait_ms)
     t_start = time.time()
     p = spawn(["taskset", "-c", args.core, args.fluxgate, "windowing", "--kafka-brokers", bootstrap, "--rules", rules,
                "--http-port", str(port), "--stats-update-interval", "off", "--log-level", "warning"],
@@ -229,7 +227,7 @@ def run_quix(args, bootstrap, work, rnd):
     t_start = time.time()
     p = spawn(["taskset", "-c", args.core, args.python, os.path.join(HERE, "quix_app.py"), "--bootstrap", bootstrap,
                "--topic", READINGS, "--output", QUIX_OUTPUT, "--group", "quix-bench-%d" % rnd, "--state-dir", state,
-               "--expect", str(args.readings)] + (["--fetch-wait-ms", str(args.fetch_wait_ms)] if args.shim else []),
+               "--expect", str(args.readings), "--fetch-wait-ms", str(args.fetch_wait_ms)],
               stdout=subprocess.PIPE, stderr=open(os.path.join(work, "quix-%d.log" % rnd), "w"), text=True)
     line = ""
     try:
@@ -264,9 +262,8 @@ def main():
     ap.add_argument("--core", default="0", help="the core both contenders are pinned to")
     ap.add_argument("--kafka-core", default="1", help="the core the dev cluster and the harness are pinned to")
     ap.add_argument("--timeout", type=int, default=900, help="per contender run")
-    ap.add_argument("--shim", help="fetchwait.so (Benchmarks/hub/fetchwait.c): sets fetch.wait.max.ms of fluxgate's consumers")
     ap.add_argument("--fetch-wait-ms", type=int, default=10,
-                    help="fetch.wait.max.ms of both contenders (fluxgate through --shim, quixstreams through its consumer config)")
+                    help="fetch.wait.max.ms of both contenders (fluxgate: --kafka-fetch-wait, quixstreams: its consumer config)")
     ap.add_argument("--check", action="store_true", help="after each round, compare both contenders' window statistics")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()

@@ -7,7 +7,7 @@
 #     --readings N (1000000)  --devices D (10000)  --partitions P (64)  --rounds R (2)
 #     --compression lz4       --core 0 (contenders)  --kafka-core 1 (dev cluster, harness)
 #     --contenders fluxgate,quixstreams  --timeout S (900 per contender run)  --keep
-#     --fetch-wait-ms MS (10; both consumers, see Benchmarks/hub/fetchwait.c)
+#     --fetch-wait-ms MS (10; both consumers: fluxgate's --kafka-fetch-wait, quixstreams' consumer config)
 #
 # Builds `fluxgate` in release (scratch path .build-rel; FLUXGATE_BIN=<path> skips the build),
 # creates Benchmarks/windowing/.venv from requirements.txt (quixstreams, pinned) if missing, then
@@ -31,9 +31,6 @@ if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c 'import quixstreams'
     "$venv/bin/pip" install -q -r "$here/requirements.txt" >&2
 fi
 
-bin="$(mktemp -d /tmp/fluxgate-windowing-bench-bin.XXXXXX)"
-trap 'rm -rf "$bin"' EXIT
-gcc -O2 -shared -fPIC -o "$bin/fetchwait.so" "$root/Benchmarks/hub/fetchwait.c" -ldl
 
 echo "quixstreams $("$venv/bin/python" -c 'import quixstreams; print(quixstreams.__version__)'), load $(cut -d' ' -f1-3 /proc/loadavg)"
-timeout --signal=INT 3600 "$venv/bin/python" "$here/harness.py" --fluxgate "$FLUXGATE_BIN" --python "$venv/bin/python" --shim "$bin/fetchwait.so" "$@"
+timeout --signal=INT 3600 "$venv/bin/python" "$here/harness.py" --fluxgate "$FLUXGATE_BIN" --python "$venv/bin/python" "$@"
