@@ -107,6 +107,9 @@ func withHubs(
 func testHubConfiguration(_ kafka: KafkaFixture, instanceID: String, port: Int? = nil) throws -> HubConfiguration {
     var configuration = HubConfiguration()
     configuration.kafkaBrokers = kafka.cluster.bootstrapServerList
+    // The dev cluster holds an empty fetch for the whole fetch.wait.max.ms (500 ms by default):
+    // without this, every live event and every recovery replay waits for it.
+    configuration.kafkaConsumerProperties = DevKafkaCluster.consumerProperties
     configuration.instanceID = instanceID
     configuration.host = "127.0.0.1"
     configuration.httpPort = try port ?? FreePort.next()

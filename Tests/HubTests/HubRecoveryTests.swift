@@ -34,9 +34,13 @@ struct HubRecoveryTests {
         }
     }
 
-    static func waitForAll(_ client: PythonClient, through last: Int) async throws {
+    static func waitForAll(_ client: PythonClient, through last: Int, historyLostExpected: Bool = false) async throws {
         try await waitUntil(timeout: .seconds(60), "readings 1...\(last) of both devices received") {
-            devices.allSatisfy { sequence(client, $0).contains(last) }
+            // A failed recovery never completes the sequence: say so at once.
+            if !historyLostExpected, let lost = client.events.first(where: { $0.name == "history-lost" }) {
+                throw FixtureError(code: "history-lost", message: "history-lost while waiting for 1...\(last): \(lost.payload)")
+            }
+            return devices.allSatisfy { sequence(client, $0).contains(last) }
         }
     }
 
@@ -212,7 +216,7 @@ struct HubRecoveryTests {
             #expect((lost["message"] as? String)?.contains("session") == true)
             // The fresh session works: live events arrive after subscribing again.
             try await Self.send(kafka, 1...3)
-            try await Self.waitForAll(client, through: 3)
+            try await Self.waitForAll(client, through: 3, historyLostExpected: true)
             await client.stop()
         }
     }
