@@ -103,24 +103,39 @@ public final class ChildProcess: Sendable {
             let status = finished.terminationStatus
             state.withLock { $0.exitStatus = status }
         }
-        if let (out, err) = pipes {
-            out.fileHandleForReading.readabilityHandler = { handle in
-                let data = handle.availableData
-                if data.isEmpty { handle.readabilityHandler = nil; return }
-                state.withLock { $0.stdout.append(data) }
-            }
-            err.fileHandleForReading.readabilityHandler = { handle in
-                let data = handle.availableData
-                if data.isEmpty { handle.readabilityHandler = nil; return }
-                state.withLock { $0.stderr.append(data) }
-            }
-        }
         do {
             try process.run()
         } catch {
             throw FixtureError(code: "spawn-failed", message: "cannot start \(executable): \(error)")
         }
+        if let (out, err) = pipes {
+            drain(out.fileHandleForReading) { data in state.withLock { $0.stdout.append(data) } }
+            drain(err.fileHandleForReading) { data in state.withLock { $0.stderr.append(data) } }
+        }
         return ChildProcess(process: SendableProcess(value: process), executable: executable, state: state)
+    }
+
+    /// Reads `handle` to its end on a dedicated thread with blocking reads. (Foundation's
+    /// `readabilityHandler` runs on libdispatch sources, and with many short-lived children one
+    /// crashed libdispatch's manager thread in CI when a source outlived its descriptor.)
+    private static func drain(_ handle: FileHandle, _ append: @escaping @Sendable (Data) -> Void) {
+        let thread = Thread {
+            let descriptor = handle.fileDescriptor
+            var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+                if count > 0 {
+                    append(Data(buffer[0..<count]))
+                } else if count < 0, errno == EINTR {
+                    continue
+                } else {
+                    break  // end of file (every writer closed) or an error
+                }
+            }
+            try? handle.close()
+        }
+        thread.name = "child-output"
+        thread.start()
     }
 
     /// Whether the process has not exited yet.
