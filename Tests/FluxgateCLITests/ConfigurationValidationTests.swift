@@ -55,6 +55,8 @@ struct ConfigurationValidationTests {
         Case(arguments: ["hub"] + kafka + ["--instance-id", String(repeating: "h", count: 65)], message: "for instance-id (from flag --instance-id): expected 1 to 64 characters."),
         Case(arguments: ["hub"] + kafka + ["--tokens", "a,,b"], message: "invalid value 'a,,b' for tokens (from flag --tokens): expected token[,token...]."),
         Case(arguments: ["hub"] + kafka + ["--allowed-origins", "https://a.example,"], message: "for allowed-origins (from flag --allowed-origins): expected scheme://host[:port][,...]."),
+        Case(arguments: ["hub"] + kafka + ["--allowed-origins", "https://a.example/path"], message: "for allowed-origins (from flag --allowed-origins): expected scheme://host[:port][,...]."),
+        Case(arguments: ["hub"] + kafka + ["--dashboards-dir", "/no/such/folder"], message: "for dashboards-dir (from flag --dashboards-dir): expected an existing folder"),
         // dev-kafka
         Case(arguments: ["dev-kafka", "--broker-count", "0"], message: "invalid value '0' for broker-count (from flag --broker-count): expected a number from 1 to 16."),
         Case(arguments: ["dev-kafka"], environment: ["FLUXGATE_PARTITIONS": "1000"], message: "invalid value '1000' for partitions (from environment variable FLUXGATE_PARTITIONS): expected a number from 1 to 256."),

@@ -82,10 +82,8 @@ struct DemoCommand: AsyncParsableCommand {
         hubConfiguration.host = "127.0.0.1"
         hubConfiguration.instanceID = "demo"
         hubConfiguration.httpPort = try resolver.required(HubCommand.httpPortSetting, expected: "a port number 0-65535", ValueParsers.port)
-        hubConfiguration.dashboardsDirectory = try resolver.required(HubCommand.dashboardsSetting, expected: "a folder") {
-            $0.isEmpty ? nil : $0
-        }
-        hubConfiguration.vendorDirectory = try resolver.required(HubCommand.vendorSetting, expected: "a folder") { $0.isEmpty ? nil : $0 }
+        hubConfiguration.dashboardsDirectory = try HubCommand.folder(HubCommand.dashboardsSetting, resolver)
+        hubConfiguration.vendorDirectory = try HubCommand.folder(HubCommand.vendorSetting, resolver)
 
         let mosquitto: EmbeddedMosquitto
         do {

@@ -65,6 +65,11 @@ struct HubCommand: AsyncParsableCommand {
         return items.contains(where: \.isEmpty) ? nil : items
     }
 
+    /// A folder setting (dashboards, vendor) that must name an existing folder.
+    static func folder(_ setting: Setting, _ resolver: ConfigurationResolver) throws -> String {
+        try resolver.required(setting, expected: "an existing folder (relative paths start at the working directory)", ValueParsers.existingDirectory)
+    }
+
     /// The hub configuration from flags, environment, file and defaults.
     func hubConfiguration(_ resolver: ConfigurationResolver) throws -> HubConfiguration {
         var configuration = HubConfiguration()
@@ -73,15 +78,13 @@ struct HubCommand: AsyncParsableCommand {
         configuration.kafkaConsumerProperties = try kafkaConsumer.consumerProperties(resolver)
         configuration.httpPort = try resolver.required(Self.httpPortSetting, expected: "a port number 0-65535", ValueParsers.port)
         configuration.tokens = Set(try resolver.value(Self.tokensSetting, expected: "token[,token...]", Self.list) ?? [])
-        configuration.dashboardsDirectory = try resolver.required(Self.dashboardsSetting, expected: "a folder") {
-            $0.isEmpty ? nil : $0
-        }
-        configuration.vendorDirectory = try resolver.required(Self.vendorSetting, expected: "a folder") { $0.isEmpty ? nil : $0 }
+        configuration.dashboardsDirectory = try Self.folder(Self.dashboardsSetting, resolver)
+        configuration.vendorDirectory = try Self.folder(Self.vendorSetting, resolver)
         configuration.instanceID = try resolver.value(Self.instanceSetting, expected: "1 to 64 characters") {
             (1...64).contains($0.count) ? $0 : nil
         } ?? String(ProcessInfo.processInfo.hostName.prefix(64))
         configuration.allowedOrigins = Set(
-            try resolver.value(Self.originsSetting, expected: "scheme://host[:port][,...]", Self.list) ?? [])
+            try resolver.value(Self.originsSetting, expected: "scheme://host[:port][,...]", ValueParsers.originList) ?? [])
         configuration.offlineTimeout = try resolver.required(
             Self.offlineSetting, expected: "a duration such as 30s", ValueParsers.duration)
         return configuration
