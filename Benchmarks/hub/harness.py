@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -28,8 +27,8 @@ import time
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TICK = os.sysconf("SC_CLK_TCK")
-started = []
+sys.path.insert(0, os.path.dirname(HERE))
+from benchlib import log, free_port, spawn, stop, cpu_seconds, loadavg, started  # noqa: E402
 # With --windowing: the publisher's temperature is uniform in 15..35, so about 5 % of readings
 # cross 34 (active) and most of the following ones are at or below 30 (cleared).
 ALERT_RULES = """windows: [10s, 1m]
@@ -41,43 +40,6 @@ rules:
     clear: 30
     severity: warning
 """
-
-
-def log(*a):
-    print(time.strftime("%H:%M:%S"), *a, file=sys.stderr, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def spawn(args, **kw):
-    p = subprocess.Popen(args, **kw)
-    started.append(p)
-    return p
-
-
-def stop(p, grace=20):
-    if p.poll() is None:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(grace)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-
-
-def cpu_seconds(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def loadavg():
-    with open("/proc/loadavg") as f:
-        return " ".join(f.read().split()[:3])
 
 
 def wait_for(cond, timeout, step=0.1, what="condition"):

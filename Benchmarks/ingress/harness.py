@@ -28,41 +28,9 @@ import urllib.request
 from confluent_kafka import Consumer, TopicPartition
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TICK = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, os.path.dirname(HERE))
+from benchlib import log, free_port, spawn, stop, cpu_seconds, started  # noqa: E402
 C_TAIL = 200  # records that may sit in mosquitto_sub's stdio buffer (4 KiB / ~110 bytes)
-started = []  # Popen objects started by this harness
-
-
-def log(*a):
-    print(time.strftime("%H:%M:%S"), *a, file=sys.stderr, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def spawn(args, **kw):
-    p = subprocess.Popen(args, **kw)
-    started.append(p)
-    return p
-
-
-def stop(p, grace=20):
-    if p.poll() is None:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(grace)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-
-
-def cpu_seconds(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
 
 
 class Watermarks:

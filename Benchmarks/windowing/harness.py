@@ -20,8 +20,6 @@ import json
 import os
 import random
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,48 +29,11 @@ import urllib.request
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TICK = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, os.path.dirname(HERE))
+from benchlib import log, free_port, spawn, stop, cpu_seconds, loadavg, started  # noqa: E402
 READINGS = "fluxgate.readings"
 QUIX_OUTPUT = "quix.stats"
 RULES = "windows: [10s, 1m]\nlateness: 2s\nidle_grace: 1s\nrules: []\n"
-started = []
-
-
-def log(*a):
-    print(time.strftime("%H:%M:%S"), *a, file=sys.stderr, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def spawn(args, **kw):
-    p = subprocess.Popen(args, **kw)
-    started.append(p)
-    return p
-
-
-def stop(p, grace=20):
-    if p.poll() is None:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(grace)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-
-
-def cpu_seconds(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def loadavg():
-    with open("/proc/loadavg") as f:
-        return " ".join(f.read().split()[:3])
 
 
 def metric(port, name):
