@@ -33,6 +33,8 @@ final class KafkaFixture: Sendable {
     init() throws {
         cluster = try DevKafkaCluster(brokerCount: 1, logger: testLogger)
         for topic in topics.all { try cluster.createTopic(topic, partitions: 2) }
+        // As operations.md asks of a real cluster: the hub need not create it at start-up.
+        try cluster.createTopic(topics.prefix + "hub-sessions", partitions: 1)
         var configuration = KafkaProducerConfiguration(bootstrapServers: cluster.bootstrapServerList)
         configuration.linger = .milliseconds(1)
         producer = try KafkaProducer(configuration: configuration, logger: testLogger)
@@ -87,7 +89,7 @@ func withHubs(
         tasks.addTask { try await group.run() }
         do {
             for hub in hubs {
-                try await waitUntil(timeout: .seconds(30), "hub ready and listening") {
+                try await waitUntil(timeout: .seconds(90), "hub ready and listening") {
                     hub.readiness.isReady && FreePort.isAccepting(port: hub.port)
                 }
             }
@@ -152,7 +154,7 @@ func withHub(
     try await withThrowingTaskGroup(of: Void.self) { tasks in
         tasks.addTask { try await group.run() }
         do {
-            try await waitUntil(timeout: .seconds(30), "hub ready and listening") {
+            try await waitUntil(timeout: .seconds(90), "hub ready and listening") {
                 hub.readiness.isReady && FreePort.isAccepting(port: hub.port)
             }
             try await body(hub)
