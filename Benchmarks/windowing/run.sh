@@ -17,13 +17,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 cd "$root"
 
-if [[ -z "${FLUXGATE_BIN:-}" ]]; then
-    swift build -c release --product fluxgate --scratch-path .build-rel >&2
-    FLUXGATE_BIN="$root/.build-rel/release/fluxgate"
-    echo "fluxgate built from the working tree at $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- Sources || echo ' (+ uncommitted Sources edits)')"
-else
-    echo "fluxgate: $FLUXGATE_BIN"
-fi
+source "$root/Benchmarks/fluxgate-bin.sh"
 
 venv="$here/.venv"
 if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c 'import quixstreams' 2>/dev/null; then
