@@ -1,5 +1,6 @@
 import CRdKafka
 import NIOConcurrencyHelpers
+import Synchronization
 
 /// The records of one `send` call awaiting their delivery reports: one continuation per batch,
 /// not per record.
@@ -11,10 +12,20 @@ import NIOConcurrencyHelpers
 /// Ownership: the `send` call holds the batch strongly until every record has an outcome (its
 /// continuation resumes only then), so librdkafka holds unretained pointers; the callback
 /// touches the batch only before it completes the last outcome.
+///
+/// Concurrency: each record's outcome slot has one writer at a time, so a delivery report writes
+/// its slot without a lock. Delivery reports and `failRemaining` run on the producer's poll
+/// thread; `fail` runs on the sending task for records librdkafka never took (so it never reports
+/// them), before the sender leaves the producer's state lock (`endSend`), which the poll thread
+/// takes before `failRemaining`. `remaining` is an atomic countdown; whoever takes it to zero
+/// resumes the waiting owner (`lock` only hands over the continuation), and that resumption
+/// orders every slot write before the owner reads them.
 final class DeliveryBatch: @unchecked Sendable {
     /// Plain data, so writing one costs no reference counting.
     struct Outcome {
         var done = false
+        /// The failure is in `failures` (it happened before librdkafka took the record).
+        var failed = false
         var error = RD_KAFKA_RESP_ERR_NO_ERROR
         var partition: Int32 = -1
         var offset: Int64 = -1
@@ -23,17 +34,19 @@ final class DeliveryBatch: @unchecked Sendable {
 
     let count: Int
     private let slots: UnsafeMutablePointer<UnsafeMutableRawPointer>
-    /// Written under `lock`; read by the owner after `wait()` returns.
+    /// One writer per slot (see above); read by the owner after `wait()` returns.
     private let outcomes: UnsafeMutablePointer<Outcome>
+    /// Records without an outcome yet.
+    private let remaining: Synchronization.Atomic<Int>
+    /// Guards `continuation` and `failures`.
     private let lock = NIOLock()
-    private var remaining: Int
     private var continuation: CheckedContinuation<Void, Never>?
     /// Failures before librdkafka took a record, by index (rare).
     private var failures: [Int: KafkaError] = [:]
 
     init(count: Int) {
         self.count = count
-        self.remaining = count
+        self.remaining = Synchronization.Atomic(count)
         self.slots = .allocate(capacity: count)
         self.outcomes = .allocate(capacity: count)
         outcomes.initialize(repeating: Outcome(), count: count)
@@ -67,25 +80,28 @@ final class DeliveryBatch: @unchecked Sendable {
 
     /// Records a failure that happened before librdkafka took the record.
     func fail(_ index: Int, _ error: KafkaError) {
-        complete(index, Outcome(), failure: error)
+        guard !outcomes[index].done else { return }
+        lock.withLock { failures[index] = error }
+        var outcome = Outcome()
+        outcome.failed = true
+        complete(index, outcome)
     }
 
     /// Fails every record that has no outcome yet (shutdown gave up on them).
     func failRemaining(_ error: KafkaError) {
         for index in 0..<count {
-            complete(index, Outcome(), failure: error)
+            fail(index, error)
         }
     }
 
-    private func complete(_ index: Int, _ outcome: Outcome, failure: KafkaError? = nil) {
+    private func complete(_ index: Int, _ outcome: Outcome) {
+        guard !outcomes[index].done else { return }
         var outcome = outcome
         outcome.done = true
+        outcomes[index] = outcome
+        let (_, left) = remaining.subtract(1, ordering: .acquiringAndReleasing)
+        guard left == 0 else { return }
         let finished: CheckedContinuation<Void, Never>? = lock.withLock {
-            guard !outcomes[index].done else { return nil }
-            outcomes[index] = outcome
-            if let failure { failures[index] = failure }
-            remaining -= 1
-            guard remaining == 0 else { return nil }
             defer { continuation = nil }
             return continuation
         }
@@ -96,7 +112,7 @@ final class DeliveryBatch: @unchecked Sendable {
     func wait() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let done = lock.withLock {
-                if remaining == 0 { return true }
+                if remaining.load(ordering: .acquiring) == 0 { return true }
                 self.continuation = continuation
                 return false
             }
@@ -109,7 +125,7 @@ final class DeliveryBatch: @unchecked Sendable {
         lock.withLock {
             (0..<count).map { index in
                 let outcome = outcomes[index]
-                if let failure = failures[index] { return .failure(failure) }
+                if outcome.failed, let failure = failures[index] { return .failure(failure) }
                 if outcome.error != RD_KAFKA_RESP_ERR_NO_ERROR {
                     return .failure(KafkaError(rdKafka: outcome.error, context: "Record to \(records[index].topic) was not delivered"))
                 }

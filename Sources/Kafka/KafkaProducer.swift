@@ -140,46 +140,79 @@ public final class KafkaProducer: Service, Sendable {
         }
         var index = 0
         var seenGeneration: UInt64?
-        var cachedTopic: (name: String, handle: OpaquePointer)?
+        var cachedTopic: CachedTopic?
         while index < records.count {
-            let record = records[index]
-            let topicHandle: OpaquePointer
-            if let cachedTopic, cachedTopic.name == record.topic {
-                topicHandle = cachedTopic.handle
-            } else if let handle = self.topicHandle(record.topic) {
-                topicHandle = handle
-                cachedTopic = (record.topic, handle)
-            } else {
-                batch.fail(index, KafkaError(code: .invalidArgument, message: "Topic name \(record.topic) is not valid."))
-                index += 1
+            let before = index
+            let stop = enqueueRun(records, from: &index, batch: batch, cachedTopic: &cachedTopic)
+            guard stop == .queueFull else { continue }
+            if index != before { seenGeneration = nil }
+            // The queue is full at `index`.
+            guard let seen = seenGeneration else {
+                // Read the generation, then retry once: space freed after this read wakes us.
+                seenGeneration = state.withLockedValue { $0.capacityGeneration }
                 continue
             }
-            let error = enqueue(record, topic: topicHandle, opaque: batch.opaque(for: index))
-            if error == RD_KAFKA_RESP_ERR_NO_ERROR {
-                index += 1
-                seenGeneration = nil
-            } else if error == RD_KAFKA_RESP_ERR__QUEUE_FULL {
-                guard let seen = seenGeneration else {
-                    // Read the generation, then retry once: space freed after this read wakes us.
-                    seenGeneration = state.withLockedValue { $0.capacityGeneration }
-                    continue
+            seenGeneration = nil
+            if case .stop(let reason) = await waitForCapacity(seen: seen) {
+                for remaining in index..<records.count {
+                    batch.fail(remaining, reason)
                 }
-                seenGeneration = nil
-                if case .stop(let reason) = await waitForCapacity(seen: seen) {
-                    for remaining in index..<records.count {
-                        batch.fail(remaining, reason)
-                    }
-                    break
-                }
-            } else {
-                batch.fail(index, KafkaError(rdKafka: error, context: "Record to \(record.topic) was not accepted"))
-                index += 1
+                break
             }
         }
         state.withLockedValue { $0.endSend() }
         await batch.wait()
         state.withLockedValue { $0.finishedBatch(batch) }
         return batch.results(for: records)
+    }
+
+    /// The last topic handle used by a `send` call, so a batch to one topic looks it up once.
+    struct CachedTopic {
+        let name: String
+        let handle: OpaquePointer
+    }
+
+    enum RunStop {
+        /// Every record from the start index on was handed over or failed.
+        case done
+        /// librdkafka's queue is full at `index`: wait for capacity, then call again.
+        case queueFull
+    }
+
+    /// Hands records to librdkafka from `index` on, synchronously, until all are handed over or
+    /// the queue is full; records librdkafka refuses otherwise fail in `batch`. Reads the records
+    /// in place (no copy of each record, no reference counting per record).
+    private func enqueueRun(
+        _ records: [KafkaProducerRecord],
+        from index: inout Int,
+        batch: DeliveryBatch,
+        cachedTopic: inout CachedTopic?
+    ) -> RunStop {
+        records.withUnsafeBufferPointer { records in
+            while index < records.count {
+                let topicHandle: OpaquePointer
+                if let cached = cachedTopic, cached.name == records[index].topic {
+                    topicHandle = cached.handle
+                } else if let handle = self.topicHandle(records[index].topic) {
+                    topicHandle = handle
+                    cachedTopic = CachedTopic(name: records[index].topic, handle: handle)
+                } else {
+                    batch.fail(index, KafkaError(code: .invalidArgument, message: "Topic name \(records[index].topic) is not valid."))
+                    index += 1
+                    continue
+                }
+                let error = enqueue(records[index], topic: topicHandle, opaque: batch.opaque(for: index))
+                if error == RD_KAFKA_RESP_ERR_NO_ERROR {
+                    index += 1
+                } else if error == RD_KAFKA_RESP_ERR__QUEUE_FULL {
+                    return .queueFull
+                } else {
+                    batch.fail(index, KafkaError(rdKafka: error, context: "Record to \(records[index].topic) was not accepted"))
+                    index += 1
+                }
+            }
+            return .done
+        }
     }
 
     private func waitForCapacity(seen: UInt64) async -> ProducerStateMachine.CapacityOutcome {
@@ -213,7 +246,8 @@ public final class KafkaProducer: Service, Sendable {
     }
 
     /// Hands one record to librdkafka (copying its bytes); non-blocking.
-    private func enqueue(_ record: KafkaProducerRecord, topic: OpaquePointer, opaque: UnsafeMutableRawPointer) -> rd_kafka_resp_err_t {
+    @inline(__always)
+    private func enqueue(_ record: borrowing KafkaProducerRecord, topic: OpaquePointer, opaque: UnsafeMutableRawPointer) -> rd_kafka_resp_err_t {
         let partition = record.partition.map { Int32(clamping: $0) } ?? RD_KAFKA_PARTITION_UA
         if record.headers.isEmpty && record.timestamp == nil {
             // Fast path: the classic API needs no allocation per record.

@@ -13,6 +13,17 @@ enum KafkaBenchmark {
         var batch = 10_000
         var inFlightBatches = 8
         var buffer = 10_000
+        /// Distinct record keys (`device-NNNNN`, in turn); 0 sends keyless records. Both sides
+        /// leave the partition to librdkafka's default partitioner, as `kcat -P` does: keyless
+        /// records go to a sticky partition, keyed ones by key hash.
+        var keys = 0
+        /// Only the producer phase (for profiling).
+        var produceOnly = false
+        /// The fluxgate side sends explicit round-robin partitions (this harness's former mode).
+        /// kcat cannot, so this is for comparing versions of the library, not against kcat: every
+        /// linger's records spread over all partitions, which costs librdkafka and the dev cluster
+        /// far more than kcat's sticky partition.
+        var roundRobin = false
         /// Skip the kcat runs (for profiling).
         var withKcat = true
         /// Measurement rounds; the order of fluxgate and kcat alternates between rounds and the
@@ -31,6 +42,9 @@ enum KafkaBenchmark {
                 case "--batch": batch = value
                 case "--in-flight": inFlightBatches = value
                 case "--buffer": buffer = value
+                case "--keys": keys = max(0, value)
+                case "--produce-only": produceOnly = value != 0
+                case "--round-robin": roundRobin = value != 0
                 case "--kcat": withKcat = value != 0
                 case "--rounds": rounds = max(1, value)
                 default:
@@ -65,9 +79,9 @@ enum KafkaBenchmark {
         logger.logLevel = .error
         let cluster = try DevKafkaCluster(brokerCount: options.brokers, logger: logger)
         defer { cluster.shutdown() }
-        say("Kafka load harness: \(options.records) records of \(options.size) bytes, \(options.partitions) partitions, \(options.brokers) broker(s), \(options.rounds) round(s), dev cluster \(cluster.bootstrapServers)")
-        let kcatInput = try writeKcatInput(options)
-        defer { try? FileManager.default.removeItem(atPath: kcatInput) }
+        say("Kafka load harness: \(options.records) records of \(options.size) bytes, \(options.keys == 0 ? "no keys" : "\(options.keys) keys"), \(options.roundRobin ? "fluxgate round-robin partitions (not like kcat), " : "")\(options.partitions) partitions, \(options.brokers) broker(s), \(options.rounds) round(s), dev cluster \(cluster.bootstrapServers)")
+        let kcatInput = options.withKcat ? try writeKcatInput(options) : ""
+        defer { if options.withKcat { try? FileManager.default.removeItem(atPath: kcatInput) } }
         let admin = try KafkaAdmin(bootstrapServers: cluster.bootstrapServerList, logger: logger)
 
         var rounds: [Round] = []
@@ -86,7 +100,7 @@ enum KafkaBenchmark {
                     round.fluxgateProduce = try await produceWithFluxgate(cluster, options, topic: fluxgateTopic, logger: logger)
                     round.fluxgateProduceCPU = cpu.lap()
                 } else if options.withKcat {
-                    round.kcatProduce = try produceWithKcat(cluster, inputPath: kcatInput, topic: kcatTopic)
+                    round.kcatProduce = try produceWithKcat(cluster, options, inputPath: kcatInput, topic: kcatTopic)
                     round.kcatProduceCPU = cpu.lap()
                 }
             }
@@ -96,6 +110,12 @@ enum KafkaBenchmark {
                 held += marks.high - marks.low
             }
             round.consumed = Int(held)
+            if options.produceOnly {
+                say(String(format: "  round %d (%@ first): produce %.3f s (CPU %.2f s) vs kcat %.3f s (CPU %.2f s)",
+                           index + 1, fluxgateFirst ? "fluxgate" : "kcat", round.fluxgateProduce, round.fluxgateProduceCPU, round.kcatProduce, round.kcatProduceCPU))
+                rounds.append(round)
+                continue
+            }
             // Both consumers read the same topic.
             for side in fluxgateFirst ? [true, false] : [false, true] {
                 _ = cpu.lap()
@@ -131,15 +151,19 @@ enum KafkaBenchmark {
         say("| measure            | fluxgate                   | kcat                       | fluxgate/kcat |")
         say("|--------------------|----------------------------|----------------------------|---------------|")
         say("| producer records/s | \(rate(median(\.fluxgateProduce), options.records)) | \(rate(median(\.kcatProduce), options.records)) | \(ratio(\.fluxgateProduce, \.kcatProduce)) |")
-        say("| consumer records/s | \(rate(median(\.fluxgateConsume), consumed)) | \(rate(median(\.kcatConsume), consumed)) | \(ratio(\.fluxgateConsume, \.kcatConsume)) |")
-        say("| consumer, batches   | \(rate(median(\.fluxgateBatchConsume), consumed)) | \(rate(median(\.kcatConsume), consumed)) | \(ratio(\.fluxgateBatchConsume, \.kcatConsume)) |")
+        if !options.produceOnly {
+            say("| consumer records/s | \(rate(median(\.fluxgateConsume), consumed)) | \(rate(median(\.kcatConsume), consumed)) | \(ratio(\.fluxgateConsume, \.kcatConsume)) |")
+            say("| consumer, batches   | \(rate(median(\.fluxgateBatchConsume), consumed)) | \(rate(median(\.kcatConsume), consumed)) | \(ratio(\.fluxgateBatchConsume, \.kcatConsume)) |")
+        }
         say("")
         say("CPU seconds (user+sys; both columns include the in-process dev cluster serving the client; kcat's include its own process):")
         say("| measure            | fluxgate CPU s | kcat CPU s | kcat/fluxgate (higher: fluxgate cheaper) |")
         say("|--------------------|----------------|------------|------------------------------------------|")
         say(String(format: "| producer           | %14.2f | %10.2f | %40.2f |", median(\.fluxgateProduceCPU), median(\.kcatProduceCPU), median(\.kcatProduceCPU) / median(\.fluxgateProduceCPU)))
-        say(String(format: "| consumer           | %14.2f | %10.2f | %40.2f |", median(\.fluxgateConsumeCPU), median(\.kcatConsumeCPU), median(\.kcatConsumeCPU) / median(\.fluxgateConsumeCPU)))
-        say(String(format: "| consumer, batches  | %14.2f | %10.2f | %40.2f |", median(\.fluxgateBatchConsumeCPU), median(\.kcatConsumeCPU), median(\.kcatConsumeCPU) / median(\.fluxgateBatchConsumeCPU)))
+        if !options.produceOnly {
+            say(String(format: "| consumer           | %14.2f | %10.2f | %40.2f |", median(\.fluxgateConsumeCPU), median(\.kcatConsumeCPU), median(\.kcatConsumeCPU) / median(\.fluxgateConsumeCPU)))
+            say(String(format: "| consumer, batches  | %14.2f | %10.2f | %40.2f |", median(\.fluxgateBatchConsumeCPU), median(\.kcatConsumeCPU), median(\.kcatConsumeCPU) / median(\.fluxgateBatchConsumeCPU)))
+        }
     }
 
     static func produceWithFluxgate(_ cluster: DevKafkaCluster, _ options: Options, topic: String, logger: Logger) async throws -> Double {
@@ -148,9 +172,15 @@ enum KafkaBenchmark {
             logger: logger
         )
         let value = [UInt8](repeating: UInt8(ascii: "x"), count: options.size)
-        // Explicit round-robin partitions: the sticky partitioner for keyless records fills some
-        // partitions faster, and the dev cluster keeps only 5 MiB per partition.
-        let records = (0..<options.partitions).map { KafkaProducerRecord(topic: topic, partition: $0, value: value) }
+        // The same records kcat sends: no partition (librdkafka's default partitioner, as
+        // `kcat -P`), keyless or keyed by `device-NNNNN` in turn. (Explicit round-robin partitions,
+        // as measured before, spread every linger's records over all partitions and cost librdkafka
+        // and the dev cluster about 1.8x the CPU of kcat's sticky partition, in C as well.)
+        let records = options.roundRobin
+            ? (0..<options.partitions).map { KafkaProducerRecord(topic: topic, partition: $0, value: value) }
+            : options.keys == 0
+            ? [KafkaProducerRecord(topic: topic, value: value)]
+            : (0..<options.keys).map { KafkaProducerRecord(topic: topic, key: benchmarkKey($0), value: value) }
         let batches = stride(from: 0, to: options.records, by: options.batch).map { ($0, min(options.batch, options.records - $0)) }
         return try await withThrowingTaskGroup(of: Double?.self) { group in
             group.addTask {
@@ -188,22 +218,35 @@ enum KafkaBenchmark {
         }
     }
 
-    /// Writes `records` lines of `size` bytes for `kcat -P`.
+    /// The key of the `index`th distinct key: `device-NNNNN`.
+    static func benchmarkKey(_ index: Int) -> String {
+        "device-" + String(repeating: "0", count: max(0, 5 - String(index).count)) + String(index)
+    }
+
+    /// Writes `records` lines of `size` bytes for `kcat -P` (with `--keys`: `key:value` lines for
+    /// `kcat -K :`, the same keys in the same order as the fluxgate side).
     static func writeKcatInput(_ options: Options) throws -> String {
         let path = NSTemporaryDirectory() + "fluxgate-kafka-bench-\(getpid()).txt"
         var line = [UInt8](repeating: UInt8(ascii: "x"), count: options.size)
         line.append(UInt8(ascii: "\n"))
-        var data = Data(capacity: line.count * options.records)
-        for _ in 0..<options.records { data.append(contentsOf: line) }
+        var data = Data(capacity: (line.count + 13) * options.records)
+        for index in 0..<options.records {
+            if options.keys > 0 {
+                data.append(contentsOf: Array(benchmarkKey(index % options.keys).utf8))
+                data.append(UInt8(ascii: ":"))
+            }
+            data.append(contentsOf: line)
+        }
         try data.write(to: URL(fileURLWithPath: path))
         return path
     }
 
-    static func produceWithKcat(_ cluster: DevKafkaCluster, inputPath: String, topic: String) throws -> Double {
+    static func produceWithKcat(_ cluster: DevKafkaCluster, _ options: Options, inputPath: String, topic: String) throws -> Double {
         let input = try FileHandle(forReadingFrom: URL(fileURLWithPath: inputPath))
         defer { try? input.close() }
         return try timeKcat(
-            ["-P", "-b", cluster.bootstrapServers, "-t", topic, "-X", "enable.idempotence=true", "-X", "acks=all"],
+            ["-P", "-b", cluster.bootstrapServers, "-t", topic, "-X", "enable.idempotence=true", "-X", "acks=all"]
+                + (options.keys > 0 ? ["-K", ":"] : []),
             input: input
         )
     }
