@@ -10,7 +10,8 @@ enum WindowingOutput: Sendable {
 }
 
 /// The windowing state of one readings partition and its bookkeeping: which offset comes next,
-/// which devices changed since the last live update, and whether a snapshot is due.
+/// which devices changed since the last snapshot and since the last live update, and whether a
+/// snapshot is due.
 struct PartitionProcessor: Sendable {
     /// What to do with a record of the partition.
     enum Admission: Equatable {
@@ -22,16 +23,46 @@ struct PartitionProcessor: Sendable {
         case gap(Int64)
     }
 
-    var snapshot: PartitionSnapshot
+    /// Bookkeeping of one device.
+    struct DeviceBook: Sendable {
+        /// Offset of the device's last reading in the state (-1: none).
+        var appliedThrough: Int64 = -1
+        /// Changed since its record was last written (listed in `changedDevices`).
+        var changed = false
+        /// Has readings since the last live update (listed in `liveDevices`).
+        var live = false
+        /// The watermark its last written record holds.
+        var writtenWatermark = Int64.min
+    }
+
+    /// The records of one snapshot of the partition.
+    struct Snapshot: Sendable {
+        /// Device records (`nil`: tombstone), by changelog key.
+        var devices: [(key: String, value: [UInt8]?)]
+        /// The partition record, to write once the device records are confirmed.
+        var partition: [UInt8]
+        /// The last readings offset the snapshot covers.
+        var coveredThrough: Int64?
+    }
+
+    var state: PartitionState
+    var books: [DeviceID: DeviceBook] = [:]
+    /// Devices changed since the last snapshot.
+    var changedDevices: [DeviceID] = []
     /// Devices with readings since the last live update of open windows.
-    var touched: Set<DeviceID> = []
+    var liveDevices: [DeviceID] = []
+    /// The greatest `appliedThrough` restored: records up to it may already be in a device's state
+    /// (its record was written after the partition record; see ``apply(_:arrivedAt:)``).
+    var restoredThrough: Int64 = -1
     /// The state changed since the last confirmed snapshot.
     var dirty = false
     /// A snapshot must be written at the next flush (an acknowledgement or a wall-clock change
     /// that produced outputs: replaying would not reproduce it exactly).
     var snapshotRequired = false
-    /// When the last snapshot was confirmed.
+    /// When the last snapshot was taken.
     var lastSnapshot: ContinuousClock.Instant
+    /// When every device's record was last written.
+    var lastFullSnapshot: ContinuousClock.Instant
     /// A seek back to this offset was requested at the given time; other offsets are skipped
     /// until it arrives.
     var pendingSeek: (offset: Int64, since: ContinuousClock.Instant)?
@@ -39,10 +70,59 @@ struct PartitionProcessor: Sendable {
     /// When the newest arrival time was applied or restored (monotonic).
     var clockStarted: ContinuousClock.Instant
 
-    init(snapshot: PartitionSnapshot, now: ContinuousClock.Instant) {
-        self.snapshot = snapshot
+    init(state: PartitionState, now: ContinuousClock.Instant) {
+        self.state = state
         self.lastSnapshot = now
+        self.lastFullSnapshot = now
         self.clockStarted = now
+    }
+
+    /// Restores a partition from what the changelog holds under the current `configuration`.
+    /// Returns the processor, what the configuration change emitted (see
+    /// ``PartitionState/restoreDevice(_:from:now:)``), and the devices whose records could not be
+    /// read (they start empty).
+    static func restore(
+        topic: String, partition: Int, stored: StoredPartition?, configuration: TelemetryConfiguration,
+        now: ContinuousClock.Instant, wallClock: Int64
+    ) -> (processor: PartitionProcessor, outputs: [WindowingOutput], unreadable: [String]) {
+        var processor = PartitionProcessor(
+            state: PartitionState(topic: topic, partition: partition, configuration: configuration), now: now)
+        guard let stored else { return (processor, [], []) }
+        var outputs: [WindowingOutput] = []
+        var unreadable: [String] = []
+        if let bytes = stored.partition {
+            do {
+                let record = try PartitionRecord.decode(bytes)
+                processor.state.nextOffset = record.nextOffset
+                processor.state.maxArrivedAt = record.maxArrivedAt
+            } catch {
+                unreadable.append("partition record: \(error)")
+            }
+        }
+        for (device, bytes) in stored.devices {
+            do {
+                let restored = try processor.state.restoreDevice(device, from: bytes, now: wallClock)
+                processor.books[device] = DeviceBook(
+                    appliedThrough: restored.appliedThrough, changed: false, live: false,
+                    writtenWatermark: processor.state.aggregator.devices[device]?.watermark ?? .min)
+                processor.restoredThrough = max(processor.restoredThrough, restored.appliedThrough)
+                if let arrival = processor.state.aggregator.devices[device]?.lastArrival, arrival != .min {
+                    // The partition record may be older than a device record (see apply).
+                    processor.state.maxArrivedAt = max(processor.state.maxArrivedAt ?? .min, arrival)
+                }
+                if !restored.outputs.isEmpty {
+                    processor.markChanged(device)
+                    outputs += restored.outputs
+                }
+            } catch {
+                unreadable.append("\(device): \(error)")
+            }
+        }
+        if !outputs.isEmpty {
+            processor.dirty = true
+            processor.snapshotRequired = true
+        }
+        return (processor, outputs, unreadable)
     }
 
     /// The partition's clock (epoch ms): the newest arrival time applied plus the time elapsed
@@ -50,52 +130,85 @@ struct PartitionProcessor: Sendable {
     /// (after a restart or rebalance) it follows the backlog's arrival times, so the stage's own
     /// downtime does not look like silence of the devices. `nil` before any record.
     func clock(now: ContinuousClock.Instant) -> Int64? {
-        guard let base = snapshot.maxArrivedAt else { return nil }
+        guard let base = state.maxArrivedAt else { return nil }
         let (seconds, attoseconds) = (now - clockStarted).components
         return base + seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
 
     /// Decides whether `offset` is applied, skipped, or reveals a gap.
     func admission(of offset: Int64) -> Admission {
-        guard let next = snapshot.nextOffset else { return .apply }
+        guard let next = state.nextOffset else { return .apply }
         if offset == next { return .apply }
         if offset < next { return .duplicate }
         return .gap(next)
     }
 
-    /// Applies a readings record (its offset admitted) and returns the outputs it caused.
-    mutating func apply(_ record: KafkaConsumerRecord, arrivedAt: Int64) -> [WindowingOutput] {
-        snapshot.nextOffset = record.offset + 1
+    /// Records that `device` changed since the last snapshot (and, with `offset`, that its
+    /// reading at `offset` is in the state).
+    mutating func markChanged(_ device: DeviceID, offset: Int64? = nil, live: Bool = false) {
+        let (newlyChanged, newlyLive) = Self.update(&books[device, default: DeviceBook()], offset: offset, live: live)
+        if newlyChanged { changedDevices.append(device) }
+        if newlyLive { liveDevices.append(device) }
+    }
+
+    private static func update(_ book: inout DeviceBook, offset: Int64?, live: Bool) -> (changed: Bool, live: Bool) {
+        if let offset { book.appliedThrough = offset }
+        let result = (!book.changed, live && !book.live)
+        book.changed = true
+        if live { book.live = true }
+        return result
+    }
+
+    /// Applies a readings record (its offset admitted) and returns the outputs it caused, or `nil`
+    /// when the device's state already holds it: a snapshot's device records are written before
+    /// its partition record, so after a crash between the two a device can be ahead of the
+    /// partition's `nextOffset`.
+    mutating func apply(_ record: KafkaConsumerRecord, arrivedAt: Int64) -> [WindowingOutput]? {
+        state.nextOffset = record.offset + 1
         pendingSeek = nil
         dirty = true
-        if arrivedAt >= snapshot.maxArrivedAt ?? .min {
-            snapshot.maxArrivedAt = arrivedAt
-            clockStarted = .now
-        }
         let reading: Reading
         do {
             reading = try ReadingRecord.decode(record.value)
         } catch {
+            advanceClock(arrivedAt: arrivedAt)
             return [.deadLetter(original: record, reason: RejectionReason.badRecord.rawValue)]
         }
+        if record.offset <= restoredThrough, let book = books[reading.device], record.offset <= book.appliedThrough {
+            return nil
+        }
+        advanceClock(arrivedAt: arrivedAt)
         var outputs: [WindowingOutput] = []
-        let result = snapshot.aggregator.ingest(reading, arrivedAt: arrivedAt)
-        outputs.append(contentsOf: result.closed.map(WindowingOutput.stats))
+        let result = state.aggregator.ingest(reading, arrivedAt: arrivedAt)
+        for stats in result.closed { outputs.append(.stats(stats)) }
         if let rejection = result.rejection {
             outputs.append(.deadLetter(original: record, reason: rejection.reason.rawValue))
-        } else {
-            touched.insert(reading.device)
         }
-        outputs.append(contentsOf: snapshot.evaluator.evaluate(reading, arrivedAt: arrivedAt).map(WindowingOutput.alert))
+        markChanged(reading.device, offset: record.offset, live: result.rejection == nil)
+        for transition in state.evaluator.evaluate(reading, arrivedAt: arrivedAt) { outputs.append(.alert(transition)) }
         return outputs
+    }
+
+    private mutating func advanceClock(arrivedAt: Int64) {
+        if arrivedAt >= state.maxArrivedAt ?? .min {
+            state.maxArrivedAt = arrivedAt
+            clockStarted = .now
+        }
     }
 
     /// Applies the partition's clock (``clock(now:)``): closes windows of silent devices, fires
     /// offline rules.
     mutating func advance(now: ContinuousClock.Instant) -> [WindowingOutput] {
         guard let now = clock(now: now) else { return [] }
-        var outputs = snapshot.aggregator.advance(now: now).map(WindowingOutput.stats)
-        outputs.append(contentsOf: snapshot.evaluator.advance(now: now).map(WindowingOutput.alert))
+        var outputs: [WindowingOutput] = []
+        for stats in state.aggregator.advance(now: now) {
+            markChanged(stats.device)
+            outputs.append(.stats(stats))
+        }
+        for transition in state.evaluator.advance(now: now) {
+            markChanged(transition.device)
+            outputs.append(.alert(transition))
+        }
         if !outputs.isEmpty {
             dirty = true
             snapshotRequired = true
@@ -105,12 +218,12 @@ struct PartitionProcessor: Sendable {
 
     /// Live statistics of the open windows of devices that sent readings since the last call.
     mutating func openStatistics() -> [WindowingOutput] {
-        let devices = touched.sorted()
-        touched.removeAll(keepingCapacity: true)
-        let aggregator = snapshot.aggregator
+        let devices = liveDevices.sorted()
+        liveDevices.removeAll(keepingCapacity: true)
         var outputs: [WindowingOutput] = []
         for device in devices {
-            for stats in aggregator.openStatistics(device: device) {
+            books[device]?.live = false
+            for stats in state.aggregator.openStatistics(device: device) {
                 outputs.append(.stats(stats))
             }
         }
@@ -119,25 +232,44 @@ struct PartitionProcessor: Sendable {
 
     /// Acknowledges alert `id` if this partition holds it.
     mutating func acknowledge(id: String, at ts: Int64, by name: String?) -> AlertTransition? {
-        guard let transition = snapshot.evaluator.acknowledge(id: id, at: ts, by: name) else { return nil }
+        guard let transition = state.evaluator.acknowledge(id: id, at: ts, by: name) else { return nil }
+        markChanged(transition.device)
         dirty = true
         snapshotRequired = true
         return transition
     }
 
-    /// Brings a restored state up to the current configuration; returns what that emitted.
-    mutating func reconfigure(_ configuration: TelemetryConfiguration, now: Int64) -> [WindowingOutput] {
-        var outputs: [WindowingOutput] = []
-        if snapshot.aggregator.configuration != configuration.windowing {
-            outputs += snapshot.aggregator.reconfigure(configuration.windowing).map(WindowingOutput.stats)
+    /// The records of a snapshot: every changed device (every device when `full`) and the
+    /// partition record. Marks the state as written (call it only when the records are produced
+    /// before anything else changes the state).
+    mutating func takeSnapshot(now: ContinuousClock.Instant, full: Bool) -> Snapshot {
+        // The clock moves watermarks of silent devices without outputs; such a device changed too.
+        for (device, deviceState) in state.aggregator.devices
+        where deviceState.watermark != books[device]?.writtenWatermark ?? .min {
+            markChanged(device)
         }
-        if snapshot.evaluator.rules != configuration.rules {
-            outputs += snapshot.evaluator.replaceRules(configuration.rules, at: now).map(WindowingOutput.alert)
+        let devices = full ? Array(books.keys) : changedDevices
+        var records: [(key: String, value: [UInt8]?)] = []
+        records.reserveCapacity(devices.count)
+        for device in devices {
+            guard var book = books[device] else { continue }
+            records.append(
+                (
+                    StateRecords.deviceKey(topic: state.topic, partition: state.partition, device: device),
+                    state.deviceRecord(device, appliedThrough: book.appliedThrough)
+                ))
+            book.changed = false
+            book.writtenWatermark = state.aggregator.devices[device]?.watermark ?? .min
+            books[device] = book
         }
-        if !outputs.isEmpty {
-            dirty = true
-            snapshotRequired = true
-        }
-        return outputs
+        changedDevices.removeAll(keepingCapacity: true)
+        dirty = false
+        snapshotRequired = false
+        lastSnapshot = now
+        if full { lastFullSnapshot = now }
+        return Snapshot(
+            devices: records,
+            partition: PartitionRecord(nextOffset: state.nextOffset, maxArrivedAt: state.maxArrivedAt).encoded(),
+            coveredThrough: state.nextOffset.map { $0 - 1 })
     }
 }

@@ -1,8 +1,18 @@
 import Kafka
 import Logging
+import Telemetry
 
-/// Reads the windowing changelog topic (`<prefix>windowing-state`, one partition, compacted):
-/// the newest ``PartitionSnapshot`` per readings partition.
+/// What the changelog holds for one readings partition: the newest partition record and the
+/// newest record per device (raw; decoded when the partition is restored).
+struct StoredPartition: Sendable {
+    /// The newest partition record (`nil`: none, or deleted).
+    var partition: [UInt8]?
+    /// The newest device record per device (tombstoned devices removed).
+    var devices: [DeviceID: [UInt8]] = [:]
+}
+
+/// Reads the windowing changelog topic (`<prefix>windowing-state`, one partition, compacted; keys
+/// in ``StateRecords``).
 struct StateChangelog: Sendable {
     let bootstrapServers: [String]
     let topic: String
@@ -17,9 +27,10 @@ struct StateChangelog: Sendable {
         }
     }
 
-    /// Reads the changelog from its beginning to its current end and returns the newest
-    /// snapshot per key. A missing or empty topic gives an empty dictionary.
-    func load() async throws -> [String: PartitionSnapshot] {
+    /// Reads the changelog from its beginning to its current end and returns the newest records,
+    /// by ``StateRecords/partitionKey(topic:partition:)``. A missing or empty topic gives an empty
+    /// dictionary; keys of another form are ignored.
+    func load() async throws -> [String: StoredPartition] {
         let admin = try KafkaAdmin(bootstrapServers: bootstrapServers, clientID: "fluxgate-windowing-restore", logger: logger)
         let marks: KafkaWatermarks
         switch await Self.watermarks(admin: admin, topic: topic) {
@@ -39,7 +50,7 @@ struct StateChangelog: Sendable {
         let consumer = try KafkaConsumer(configuration: configuration, logger: logger)
         let last = marks.high - 1
         let timeout = self.timeout
-        return try await withThrowingTaskGroup(of: [String: PartitionSnapshot]?.self) { group in
+        return try await withThrowingTaskGroup(of: [String: StoredPartition]?.self) { group in
             group.addTask {
                 try await consumer.run()
                 return nil
@@ -50,14 +61,19 @@ struct StateChangelog: Sendable {
                 return nil
             }
             group.addTask {
-                var snapshots: [String: PartitionSnapshot] = [:]
+                var stored: [String: StoredPartition] = [:]
                 var reachedEnd = false
                 for await record in consumer.records {
-                    if let key = record.key.map({ String(decoding: $0, as: UTF8.self) }) {
-                        if record.value.isEmpty {
-                            snapshots[key] = nil  // tombstone
-                        } else if let snapshot = PartitionSnapshot.decode(record.value) {
-                            snapshots[key] = snapshot
+                    if let key = record.key.flatMap({ StateRecords.parse(String(decoding: $0, as: UTF8.self)) }) {
+                        // An empty value is a tombstone.
+                        let value = record.value.isEmpty ? nil : record.value
+                        switch key {
+                        case .partition(let topic, let partition):
+                            stored[StateRecords.partitionKey(topic: topic, partition: partition), default: StoredPartition()]
+                                .partition = value
+                        case .device(let topic, let partition, let device):
+                            stored[StateRecords.partitionKey(topic: topic, partition: partition), default: StoredPartition()]
+                                .devices[device] = value
                         }
                     }
                     if record.offset >= last {
@@ -66,9 +82,9 @@ struct StateChangelog: Sendable {
                     }
                 }
                 consumer.close()
-                return reachedEnd ? snapshots : nil
+                return reachedEnd ? stored : nil
             }
-            var result: [String: PartitionSnapshot]?
+            var result: [String: StoredPartition]?
             for try await value in group {
                 if let value {
                     result = value

@@ -17,9 +17,15 @@ public struct WindowingServiceConfiguration: Sendable {
     public var maxPendingOutputs = 5_000
     /// Least time between two snapshots of one partition's state to the changelog topic. Input
     /// offsets are committed only up to the last confirmed snapshot, so this bounds the replay
-    /// after a restart. Each snapshot encodes the partition's whole state, so under load this is
-    /// the stage's main cost (docs/benchmarks.md, Windowing). Default 5 s.
+    /// after a restart. A snapshot writes one record per device whose state changed since the
+    /// last one, then the partition record (docs/windowing.md). Default 5 s.
     public var snapshotInterval: Duration = .seconds(5)
+    /// How often a snapshot rewrites the record of every device of a partition, changed or not, so
+    /// that a changelog that truncates instead of compacting (the dev cluster keeps the newest
+    /// 5 MiB of a partition) still holds every device's newest record as long as this much of
+    /// changelog fits. `nil`: only changed devices, ever (enough on a compacted topic).
+    /// Default 60 s.
+    public var fullSnapshotInterval: Duration? = .seconds(60)
     /// Backoff between attempts when Kafka refuses outputs. Default 100 ms doubling to 5 s.
     public var retryBackoff: (minimum: Duration, maximum: Duration) = (.milliseconds(100), .seconds(5))
     /// How long restoring the changelog may take before the stage gives up with an error.

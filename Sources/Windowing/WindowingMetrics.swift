@@ -9,4 +9,5 @@ struct WindowingMetrics: Sendable {
     let acknowledgements = Counter(label: "fluxgate_windowing_acknowledgements_total")
     let snapshots = Counter(label: "fluxgate_windowing_snapshots_total")
     let snapshotBytes = Recorder(label: "fluxgate_windowing_snapshot_bytes")
+    let deviceRecords = Counter(label: "fluxgate_windowing_device_records_total")
 }

@@ -20,10 +20,11 @@ import Telemetry
 /// become `acknowledged` transitions.
 ///
 /// At least once, restart- and rebalance-safe: outputs are produced first; once Kafka confirmed
-/// them, the partition's state is snapshotted to the changelog topic together with the offset it
-/// covers; only once the snapshot is confirmed are the input offsets marked done. On assignment
-/// the newest snapshot is restored and records it already covers are skipped; a replay re-emits
-/// the same stats keys and alert ids (see docs/windowing.md).
+/// them, the state of the devices that changed is written to the changelog topic (one record per
+/// device), then the partition record with the offset the state covers; only once that is
+/// confirmed are the input offsets marked done. On assignment the partition's records are
+/// restored and records the state already covers are skipped; a replay re-emits the same stats
+/// keys and alert ids (see docs/windowing.md).
 ///
 /// Run it in a `ServiceGroup` after the producer: it runs the consumer itself.
 public final class WindowingService: Service, Sendable {
@@ -69,11 +70,9 @@ public final class WindowingService: Service, Sendable {
         self.onReady = onReady
     }
 
-    /// The consumer configuration the stage needs: group ``groupID`` on the readings and
-    /// operator topics, from the earliest offset when the group has none.
-    /// Largest record the stage's producer accepts (`message.max.bytes`): partition snapshots are
-    /// JSON and grow with the devices of a partition. Batches are lz4-compressed, so what
-    /// reaches the brokers is several times smaller. 16 MiB.
+    /// Largest record the stage's producer accepts (`message.max.bytes`). The largest records are
+    /// device state records, which grow with a device's metrics and open windows (a few KiB with
+    /// the standard windows; hopping windows multiply them). 16 MiB.
     public static let maxRecordBytes = 16 * 1024 * 1024
 
     /// The producer settings the stage expects: idempotent (the defaults), lz4-compressed
@@ -86,6 +85,8 @@ public final class WindowingService: Service, Sendable {
         return configuration
     }
 
+    /// The consumer configuration the stage needs: group ``groupID`` on the readings and
+    /// operator topics, from the earliest offset when the group has none.
     public static func consumerConfiguration(bootstrapServers: [String], topics: FluxgateTopics) -> KafkaConsumerConfiguration {
         var configuration = KafkaConsumerConfiguration(
             bootstrapServers: bootstrapServers,
@@ -152,7 +153,7 @@ public final class WindowingService: Service, Sendable {
         var partitions: [Int: PartitionProcessor] = [:]
         var assigned: Set<KafkaTopicPartition> = []
         var readyReported = false
-        var cache: [String: PartitionSnapshot]?
+        var cache: [String: StoredPartition]?
         var cacheStale = true
         var pending: [(partition: Int?, record: KafkaProducerRecord)] = []
         var operatorDone: [KafkaConsumerRecord] = []
@@ -211,27 +212,24 @@ public final class WindowingService: Service, Sendable {
                 cache = try await service.changelog.load()
                 cacheStale = false
             }
-            let key = PartitionSnapshot.key(topic: topics.readings, partition: partition)
-            let telemetry = service.configuration.telemetry
-            let snapshot =
-                cache?[key]
-                ?? PartitionSnapshot(
-                    topic: topics.readings,
-                    partition: partition,
-                    nextOffset: nil,
-                    aggregator: WindowAggregator(configuration: telemetry.windowing),
-                    evaluator: AlertEvaluator(rules: telemetry.rules)
-                )
-            var processor = PartitionProcessor(snapshot: snapshot, now: .now)
-            let outputs = processor.reconfigure(telemetry, now: WallClock.nowMilliseconds())
-            enqueue(outputs, partition: partition)
+            let key = StateRecords.partitionKey(topic: topics.readings, partition: partition)
+            let stored = cache?.removeValue(forKey: key)
+            let restored = PartitionProcessor.restore(
+                topic: topics.readings, partition: partition, stored: stored,
+                configuration: service.configuration.telemetry, now: .now, wallClock: WallClock.nowMilliseconds())
+            for problem in restored.unreadable {
+                service.logger.warning(
+                    "unreadable windowing state record ignored (that state starts empty)",
+                    metadata: ["partition": "\(partition)", "problem": "\(problem)"])
+            }
+            enqueue(restored.outputs, partition: partition)
             service.logger.info(
                 "partition state ready",
                 metadata: [
-                    "partition": "\(partition)", "restored": "\(cache?[key] != nil)",
-                    "next-offset": "\(snapshot.nextOffset.map(String.init) ?? "none")",
+                    "partition": "\(partition)", "restored-devices": "\(restored.processor.books.count)",
+                    "next-offset": "\(restored.processor.state.nextOffset.map(String.init) ?? "none")",
                 ])
-            partitions[partition] = processor
+            partitions[partition] = restored.processor
         }
 
         func handleReading(_ record: KafkaConsumerRecord) async throws {
@@ -265,7 +263,11 @@ public final class WindowingService: Service, Sendable {
             case .apply:
                 break
             }
-            guard let outputs = partitions[record.partition]?.apply(record, arrivedAt: Self.arrivedAt(record)) else { return }
+            // `nil`: the device's state already holds the record (ensureProcessor made the partition).
+            guard let outputs = partitions[record.partition]?.apply(record, arrivedAt: Self.arrivedAt(record)) else {
+                service.metrics.replayed.increment()
+                return
+            }
             service.appliedCount.add(1, ordering: .relaxed)
             service.metrics.readings.increment()
             enqueue(outputs, partition: record.partition)
@@ -314,41 +316,45 @@ public final class WindowingService: Service, Sendable {
             try await service.produce(pending.map(\.record))
             pending.removeAll(keepingCapacity: true)
 
-            // Snapshots, then the offsets they cover.
-            var snapshots: [KafkaProducerRecord] = []
+            // Snapshots: device records, then (once confirmed) partition records, then the offsets
+            // they cover.
+            let changelogTopic = service.configuration.changelogTopic
+            let fullInterval = service.configuration.fullSnapshotInterval
+            var deviceRecords: [KafkaProducerRecord] = []
+            var partitionRecords: [KafkaProducerRecord] = []
             var covered: [KafkaConsumerRecord] = []
             for partition in partitions.keys.sorted() {
-                guard var processor = partitions[partition], processor.dirty else { continue }
-                let tp = KafkaTopicPartition(topic: topics.readings, partition: partition)
+                guard let processor = partitions[partition] else { continue }
+                let full = fullInterval.map { now - processor.lastFullSnapshot >= $0 } ?? false
+                guard processor.dirty || full else { continue }
                 guard
-                    final || processor.snapshotRequired
+                    final || full || processor.snapshotRequired
                         || now - processor.lastSnapshot >= service.configuration.snapshotInterval
                 else { continue }
+                let tp = KafkaTopicPartition(topic: topics.readings, partition: partition)
                 guard assigned.contains(tp) || assigned.isEmpty else { continue }
-                let bytes: [UInt8]
-                do {
-                    bytes = try processor.snapshot.encoded()
-                } catch {
-                    throw WindowingError(code: .snapshotFailed, message: "Could not encode the state of partition \(partition): \(error)")
+                guard let snapshot = partitions[partition]?.takeSnapshot(now: now, full: full) else { continue }
+                var bytes = snapshot.partition.count
+                for record in snapshot.devices {
+                    deviceRecords.append(
+                        KafkaProducerRecord(topic: changelogTopic, partition: 0, key: record.key, value: record.value ?? []))
+                    bytes += record.value?.count ?? 0
                 }
-                snapshots.append(
+                partitionRecords.append(
                     KafkaProducerRecord(
-                        topic: service.configuration.changelogTopic,
-                        partition: 0,
-                        key: PartitionSnapshot.key(topic: topics.readings, partition: partition),
-                        value: bytes))
-                if let next = processor.snapshot.nextOffset {
-                    covered.append(
-                        KafkaConsumerRecord(topic: topics.readings, partition: partition, offset: next - 1, key: nil, value: []))
+                        topic: changelogTopic, partition: 0,
+                        key: StateRecords.partitionKey(topic: topics.readings, partition: partition),
+                        value: snapshot.partition))
+                if let last = snapshot.coveredThrough {
+                    covered.append(KafkaConsumerRecord(topic: topics.readings, partition: partition, offset: last, key: nil, value: []))
                 }
-                processor.dirty = false
-                processor.snapshotRequired = false
-                processor.lastSnapshot = now
-                partitions[partition] = processor
-                service.metrics.snapshotBytes.record(bytes.count)
+                service.metrics.snapshotBytes.record(bytes)
+                service.metrics.deviceRecords.increment(by: Int64(snapshot.devices.count))
             }
-            try await service.produce(snapshots)
-            service.metrics.snapshots.increment(by: Int64(snapshots.count))
+            // A partition record must not land before the device records it vouches for.
+            try await service.produce(deviceRecords)
+            try await service.produce(partitionRecords)
+            service.metrics.snapshots.increment(by: Int64(partitionRecords.count))
             // Operator records: their effects are in the snapshots just written (forced).
             covered.append(contentsOf: operatorDone)
             operatorDone.removeAll(keepingCapacity: true)
@@ -413,7 +419,7 @@ public final class WindowingService: Service, Sendable {
                 throw WindowingError(
                     code: .recordTooLarge,
                     message:
-                        "Kafka refused a record of \(largest.value.count) bytes for \(largest.topic) as too large (\(lastError.message)). Partition snapshots grow with the devices per partition: give \(configuration.topics.readings) more partitions, or raise the changelog topic's max.message.bytes and the producer's message.max.bytes (WindowingService.maxRecordBytes, \(Self.maxRecordBytes) by default)."
+                        "Kafka refused a record of \(largest.value.count) bytes for \(largest.topic) as too large (\(lastError.message)). A device's state record grows with its metrics and open windows: configure fewer or shorter-lived windows, or raise the changelog topic's max.message.bytes and the producer's message.max.bytes (WindowingService.maxRecordBytes, \(Self.maxRecordBytes) by default)."
                 )
             }
             pending = refused

@@ -51,13 +51,15 @@ struct WindowingServiceTests {
         #expect(live.allSatisfy { expected.keys.contains($0.key) })
     }
 
-    /// A partition snapshot larger than Kafka accepts is not retried forever: the stage stops
-    /// with `windowing.record-too-large`, which says what to change.
-    @Test func aSnapshotTooLargeForKafkaStopsTheStageWithAClearError() async throws {
+    /// A state record larger than Kafka accepts is not retried forever: the stage stops with
+    /// `windowing.record-too-large`, which says what to change. (A device with 64 metrics has a
+    /// state record of about 5 KB; the producer here accepts 4 000 bytes.)
+    @Test func aStateRecordTooLargeForKafkaStopsTheStageWithAClearError() async throws {
         let environment = try WindowingEnvironment()
         defer { environment.cluster.shutdown() }
         let start = alignedStart(windowsBack: 1)
-        let readings = (0..<60).map { reading("big-\($0)", ts: start + Int64($0), seq: 0, temperature: 20) }
+        let metrics = (0..<64).map { Metric("metric_\($0)", Double($0) * 1.5) }
+        let readings = [Reading(device: DeviceID("big")!, ts: start, seq: 0, metrics: metrics)]
         let (producer, windowing) = try environment.makeWindowing(maxRecordBytes: 4_000)
         let feeder = try environment.makeProducer()
         let failure = try await whileRunning([producer, feeder], logger: testLogger) {
@@ -73,7 +75,7 @@ struct WindowingServiceTests {
         }
         let error = try #require(failure, "the stage kept running or stopped without an error")
         #expect(error.code == .recordTooLarge)
-        #expect(error.message.contains("more partitions"))
+        #expect(error.message.contains("max.message.bytes"))
     }
 
     /// An operator acknowledgement on the operator topic yields the `acknowledged` transition.

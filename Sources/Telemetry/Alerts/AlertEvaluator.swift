@@ -84,7 +84,10 @@ public struct AlertEvaluator: Sendable, Codable {
     /// Evaluates a reading that arrived at wall clock `arrivedAt`; returns transitions in rule order.
     public mutating func evaluate(_ reading: Reading, arrivedAt: Int64) -> [AlertTransition] {
         var output: [AlertTransition] = []
-        var deviceStates = states[reading.device] ?? [:]
+        guard !rules.isEmpty else { return output }
+        // Taken out while it changes, so that it is not copied (put back below).
+        var deviceStates = states.removeValue(forKey: reading.device) ?? [:]
+        defer { if !deviceStates.isEmpty { states[reading.device] = deviceStates } }
         for rule in rules where rule.matches(reading.device) {
             var state = deviceStates[rule.name] ?? RuleState()
             if case .offline = rule.condition {
@@ -124,7 +127,6 @@ public struct AlertEvaluator: Sendable, Codable {
             if let t = step(rule, reading.device, &state, observed: observed, ts: reading.ts) { output.append(t) }
             deviceStates[rule.name] = state
         }
-        states[reading.device] = deviceStates
         return output
     }
 
@@ -174,12 +176,23 @@ public struct AlertEvaluator: Sendable, Codable {
     /// Activates offline rules for devices silent since before `now - offline` (wall clock, epoch ms).
     public mutating func advance(now: Int64) -> [AlertTransition] {
         var output: [AlertTransition] = []
-        for device in states.keys.sorted() {
+        func isDue(_ rule: AlertRule, _ state: RuleState?) -> Bool {
+            guard case .offline(let span) = rule.condition, let state, state.lastArrival != .min,
+                case .inactive = state.phase
+            else { return false }
+            return now.saturatingSubtract(state.lastArrival) >= span.milliseconds
+        }
+        let offline = rules.filter { if case .offline = $0.condition { true } else { false } }
+        guard !offline.isEmpty else { return output }
+        // Called on every tick: find the few devices due before sorting anything.
+        var due: [DeviceID] = []
+        for (device, deviceStates) in states where offline.contains(where: { isDue($0, deviceStates[$0.name]) }) {
+            due.append(device)
+        }
+        for device in due.sorted() {
             guard var deviceStates = states[device] else { continue }
             for rule in rules {
-                guard case .offline(let span) = rule.condition, var state = deviceStates[rule.name],
-                    state.lastArrival != .min, case .inactive = state.phase,
-                    now.saturatingSubtract(state.lastArrival) >= span.milliseconds
+                guard case .offline(let span) = rule.condition, var state = deviceStates[rule.name], isDue(rule, state)
                 else { continue }
                 let activatedAt = state.lastArrival.saturatingAdd(span.milliseconds)
                 let id = AlertTransition.alertID(device: device, rule: rule.name, activatedAt: activatedAt)

@@ -81,8 +81,13 @@ public struct AlertRule: Sendable, Hashable, Codable {
 public enum Glob {
     /// Whether `text` matches `pattern`.
     public static func matches(pattern: String, _ text: String) -> Bool {
-        let p = Array(pattern.utf8)
-        let t = Array(text.utf8)
+        if pattern == "*" { return true }  // the common case, on every reading
+        var pattern = pattern
+        var text = text
+        return pattern.withUTF8 { p in text.withUTF8 { t in matches(p, t) } }
+    }
+
+    private static func matches(_ p: UnsafeBufferPointer<UInt8>, _ t: UnsafeBufferPointer<UInt8>) -> Bool {
         var pi = 0
         var ti = 0
         var star = -1

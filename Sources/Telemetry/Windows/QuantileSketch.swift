@@ -79,6 +79,16 @@ public struct QuantileSketch: Sendable, Hashable, Codable {
     /// An empty sketch.
     public init() {}
 
+    /// A sketch as stored (``WindowAggregator/restoreState(of:from:)``).
+    init(positive: Store, negative: Store, zeroCount: UInt64, count: UInt64, min: Double, max: Double) {
+        self.positive = positive
+        self.negative = negative
+        self.zeroCount = zeroCount
+        self.count = count
+        self.min = min
+        self.max = max
+    }
+
     static func index(_ magnitude: Double) -> Int {
         Int((log(magnitude) / logGamma).rounded(.up))
     }

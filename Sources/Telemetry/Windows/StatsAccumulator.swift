@@ -22,6 +22,21 @@ public struct StatsAccumulator: Sendable, Hashable, Codable {
     /// Empty statistics.
     public init() {}
 
+    /// Statistics as stored (``WindowAggregator/restoreState(of:from:)``).
+    init(
+        count: UInt64, mean: Double, m2: Double, min: Double, max: Double, last: Double, lastTs: Int64,
+        sketch: QuantileSketch
+    ) {
+        self.count = count
+        self.mean = mean
+        self.m2 = m2
+        self.min = min
+        self.max = max
+        self.last = last
+        self.lastTs = lastTs
+        self.sketch = sketch
+    }
+
     /// Adds a value observed at event time `ts`.
     public mutating func add(_ value: Double, ts: Int64) {
         count += 1

@@ -80,7 +80,7 @@ public struct WindowAggregator: Sendable, Codable {
     /// The configuration.
     public private(set) var configuration: WindowingConfiguration
     /// State per device.
-    public private(set) var devices: [DeviceID: DeviceState] = [:]
+    public internal(set) var devices: [DeviceID: DeviceState] = [:]
 
     /// Creates an empty aggregator.
     public init(configuration: WindowingConfiguration = .init()) {
@@ -96,10 +96,17 @@ public struct WindowAggregator: Sendable, Codable {
     /// Adds a reading that arrived at wall-clock `arrivedAt` (epoch ms), closing windows the new
     /// watermark passes.
     public mutating func ingest(_ reading: Reading, arrivedAt: Int64) -> WindowIngestResult {
-        var result = WindowIngestResult()
         // Window arithmetic stays far from overflow: decoded readings are within 0...year 9999.
-        guard reading.ts.magnitude <= Self.maxMagnitude else { return result }
-        var state = devices[reading.device] ?? DeviceState()
+        guard reading.ts.magnitude <= Self.maxMagnitude else { return WindowIngestResult() }
+        // In place: a copy of the device's state taken out of `devices` would copy its windows'
+        // dictionaries and sketch arrays on the first change (the hot path of the stage).
+        return Self.ingest(reading, arrivedAt: arrivedAt, configuration: configuration, into: &devices[reading.device, default: DeviceState()])
+    }
+
+    private static func ingest(
+        _ reading: Reading, arrivedAt: Int64, configuration: WindowingConfiguration, into state: inout DeviceState
+    ) -> WindowIngestResult {
+        var result = WindowIngestResult()
         for (index, spec) in configuration.windows.enumerated() {
             for start in spec.starts(containing: reading.ts) {
                 if start + spec.size <= state.watermark {
@@ -107,12 +114,7 @@ public struct WindowAggregator: Sendable, Codable {
                     continue
                 }
                 result.acceptedWindows += 1
-                let key = OpenWindow(spec: index, start: start)
-                var metrics = state.open[key] ?? [:]
-                for metric in reading.metrics {
-                    metrics[metric.name, default: StatsAccumulator()].add(metric.value, ts: reading.ts)
-                }
-                state.open[key] = metrics
+                add(reading, to: &state.open[OpenWindow(spec: index, start: start), default: [:]])
             }
         }
         if result.isLate { state.lateReadings += 1 }
@@ -121,27 +123,45 @@ public struct WindowAggregator: Sendable, Codable {
         let watermark = state.maxEventTs.saturatingSubtract(configuration.allowedLateness.milliseconds)
         if watermark > state.watermark {
             state.watermark = watermark
-            result.closed = close(&state, device: reading.device)
+            result.closed = close(&state, device: reading.device, configuration: configuration)
         }
-        devices[reading.device] = state
         return result
+    }
+
+    private static func add(_ reading: Reading, to metrics: inout [String: StatsAccumulator]) {
+        for metric in reading.metrics {
+            metrics[metric.name, default: StatsAccumulator()].add(metric.value, ts: reading.ts)
+        }
     }
 
     /// Moves the watermarks of silent devices on by wall clock `now` (epoch ms) and returns the
     /// windows that closed, ordered by device, window and metric.
     public mutating func advance(now: Int64) -> [WindowStats] {
-        var output: [WindowStats] = []
         let lag = configuration.allowedLateness.milliseconds.saturatingAdd(configuration.idleGrace.milliseconds)
-        for device in devices.keys.sorted() {
-            guard var state = devices[device], state.maxEventTs != .min, now > state.lastArrival else { continue }
-            let silence = now.saturatingSubtract(state.lastArrival)
-            let projected = state.maxEventTs.saturatingAdd(silence).saturatingSubtract(lag)
-            guard projected > state.watermark else { continue }
-            state.watermark = projected
-            output += close(&state, device: device)
-            devices[device] = state
+        func projected(_ state: DeviceState) -> Int64? {
+            guard state.maxEventTs != .min, now > state.lastArrival else { return nil }
+            let projected = state.maxEventTs.saturatingAdd(now.saturatingSubtract(state.lastArrival)).saturatingSubtract(lag)
+            return projected > state.watermark ? projected : nil
+        }
+        // Called on every tick: find the few devices that move before sorting anything.
+        var moving: [DeviceID] = []
+        for (device, state) in devices where projected(state) != nil { moving.append(device) }
+        guard !moving.isEmpty else { return [] }
+        var output: [WindowStats] = []
+        let configuration = self.configuration
+        for device in moving.sorted() {
+            guard let watermark = devices[device].flatMap(projected) else { continue }
+            output += Self.advance(
+                &devices[device, default: DeviceState()], to: watermark, device: device, configuration: configuration)
         }
         return output
+    }
+
+    private static func advance(
+        _ state: inout DeviceState, to watermark: Int64, device: DeviceID, configuration: WindowingConfiguration
+    ) -> [WindowStats] {
+        state.watermark = watermark
+        return close(&state, device: device, configuration: configuration)
     }
 
     /// Live (not final) statistics of the open windows of `device`, ordered by window and metric.
@@ -165,7 +185,7 @@ public struct WindowAggregator: Sendable, Codable {
         for device in devices.keys.sorted() {
             guard var state = devices[device] else { continue }
             let removed = state.open.keys.filter { !newConfiguration.windows.contains(oldSpecs[$0.spec]) }.sorted()
-            output += emit(&state, device: device, keys: removed)
+            output += Self.emit(&state, device: device, keys: removed, configuration: configuration)
             var remapped: [OpenWindow: [String: StatsAccumulator]] = [:]
             for (key, metrics) in state.open {
                 guard let index = newConfiguration.windows.firstIndex(of: oldSpecs[key.spec]) else { continue }
@@ -183,21 +203,27 @@ public struct WindowAggregator: Sendable, Codable {
         var output: [WindowStats] = []
         for device in devices.keys.sorted() {
             guard var state = devices[device] else { continue }
-            output += emit(&state, device: device, keys: state.open.keys.sorted())
+            output += Self.emit(&state, device: device, keys: state.open.keys.sorted(), configuration: configuration)
             devices[device] = state
         }
         return output
     }
 
-    private func close(_ state: inout DeviceState, device: DeviceID) -> [WindowStats] {
-        let due = state.open.keys.filter {
-            $0.start.saturatingAdd(configuration.windows[$0.spec].size) <= state.watermark
+    private static func close(_ state: inout DeviceState, device: DeviceID, configuration: WindowingConfiguration)
+        -> [WindowStats]
+    {
+        let watermark = state.watermark
+        func isDue(_ key: OpenWindow) -> Bool {
+            key.start.saturatingAdd(configuration.windows[key.spec].size) <= watermark
         }
-        guard !due.isEmpty else { return [] }
-        return emit(&state, device: device, keys: due.sorted())
+        // Most readings move the watermark without closing a window: check before allocating.
+        guard state.open.keys.contains(where: isDue) else { return [] }
+        return emit(&state, device: device, keys: state.open.keys.filter(isDue).sorted(), configuration: configuration)
     }
 
-    private func emit(_ state: inout DeviceState, device: DeviceID, keys: [OpenWindow]) -> [WindowStats] {
+    private static func emit(
+        _ state: inout DeviceState, device: DeviceID, keys: [OpenWindow], configuration: WindowingConfiguration
+    ) -> [WindowStats] {
         var output: [WindowStats] = []
         for key in keys {
             guard let metrics = state.open.removeValue(forKey: key) else { continue }
