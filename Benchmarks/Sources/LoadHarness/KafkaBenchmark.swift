@@ -24,6 +24,9 @@ enum KafkaBenchmark {
         /// linger's records spread over all partitions, which costs librdkafka and the dev cluster
         /// far more than kcat's sticky partition.
         var roundRobin = false
+        /// `fetch.wait.max.ms` for both consumers (fluxgate and kcat); 0 keeps librdkafka's
+        /// default (500 ms).
+        var fetchWait = 0
         /// Skip the kcat runs (for profiling).
         var withKcat = true
         /// Measurement rounds; the order of fluxgate and kcat alternates between rounds and the
@@ -45,6 +48,7 @@ enum KafkaBenchmark {
                 case "--keys": keys = max(0, value)
                 case "--produce-only": produceOnly = value != 0
                 case "--round-robin": roundRobin = value != 0
+                case "--fetch-wait": fetchWait = max(0, value)
                 case "--kcat": withKcat = value != 0
                 case "--rounds": rounds = max(1, value)
                 default:
@@ -129,8 +133,8 @@ enum KafkaBenchmark {
                     round.kcatConsumeCPU = cpu.lap()
                 }
             }
-            say(String(format: "  round %d (%@ first): produce %.3f s vs kcat %.3f s, consume %.3f s (batches %.3f s) vs kcat %.3f s",
-                       index + 1, fluxgateFirst ? "fluxgate" : "kcat", round.fluxgateProduce, round.kcatProduce, round.fluxgateConsume, round.fluxgateBatchConsume, round.kcatConsume))
+            say(String(format: "  round %d (%@ first): produce %.3f s vs kcat %.3f s, consume %d records %.3f s (batches %.3f s) vs kcat %.3f s",
+                       index + 1, fluxgateFirst ? "fluxgate" : "kcat", round.fluxgateProduce, round.kcatProduce, round.consumed, round.fluxgateConsume, round.fluxgateBatchConsume, round.kcatConsume))
             rounds.append(round)
         }
 
@@ -261,6 +265,9 @@ enum KafkaBenchmark {
             consumptionStrategy: .partitions(assignment)
         )
         configuration.maxBufferedRecords = options.buffer
+        if options.fetchWait > 0 {
+            configuration.additionalProperties["fetch.wait.max.ms"] = String(options.fetchWait)
+        }
         let consumer = try KafkaConsumer(configuration: configuration, logger: logger)
         return try await withThrowingTaskGroup(of: Double?.self) { group in
             let start = ContinuousClock.now
@@ -297,7 +304,11 @@ enum KafkaBenchmark {
     }
 
     static func consumeWithKcat(_ cluster: DevKafkaCluster, _ options: Options, topic: String, count: Int) throws -> Double {
-        try timeKcat(["-C", "-b", cluster.bootstrapServers, "-t", topic, "-o", "beginning", "-e", "-q", "-c", String(count)], input: nil)
+        try timeKcat(
+            ["-C", "-b", cluster.bootstrapServers, "-t", topic, "-o", "beginning", "-e", "-q", "-c", String(count)]
+                + (options.fetchWait > 0 ? ["-X", "fetch.wait.max.ms=\(options.fetchWait)"] : []),
+            input: nil
+        )
     }
 
     static func timeKcat(_ arguments: [String], input: FileHandle?) throws -> Double {
