@@ -85,7 +85,7 @@ var targets: [Target] = [
     ),
     .target(
         name: "Windowing",
-        dependencies: ["Telemetry", "Kafka", logging, metrics, lifecycle, asyncAlgorithms],
+        dependencies: ["Telemetry", "Kafka", logging, metrics, lifecycle, asyncAlgorithms, collections],
         swiftSettings: swiftSettings
     ),
     .target(

@@ -1,3 +1,4 @@
+import DequeModule
 import Kafka
 import Telemetry
 
@@ -29,8 +30,10 @@ struct PartitionProcessor: Sendable {
         var appliedThrough: Int64 = -1
         /// Changed since its record was last written (listed in `changedDevices`).
         var changed = false
-        /// Has readings since the last live update (listed in `liveDevices`).
+        /// Has readings since its last live update.
         var live = false
+        /// Waiting for its next live update (in `liveSoon` or `liveSchedule`).
+        var scheduled = false
         /// The watermark its last written record holds.
         var writtenWatermark = Int64.min
     }
@@ -49,8 +52,13 @@ struct PartitionProcessor: Sendable {
     var books: [DeviceID: DeviceBook] = [:]
     /// Devices changed since the last snapshot.
     var changedDevices: [DeviceID] = []
-    /// Devices with readings since the last live update of open windows.
-    var liveDevices: [DeviceID] = []
+    /// Whether live updates of open windows are published (see ``dueOpenStatistics(now:interval:)``).
+    var liveUpdates = true
+    /// Devices due for a live update at the next tick (readings after a quiet interval).
+    var liveSoon: [DeviceID] = []
+    /// Devices whose last live update was published, by when the next one may follow (in order:
+    /// entries are appended at publication time plus the interval).
+    var liveSchedule: Deque<(due: ContinuousClock.Instant, device: DeviceID)> = []
     /// The greatest `appliedThrough` restored: records up to it may already be in a device's state
     /// (its record was written after the partition record; see ``apply(_:arrivedAt:)``).
     var restoredThrough: Int64 = -1
@@ -103,7 +111,7 @@ struct PartitionProcessor: Sendable {
             do {
                 let restored = try processor.state.restoreDevice(device, from: bytes, now: wallClock)
                 processor.books[device] = DeviceBook(
-                    appliedThrough: restored.appliedThrough, changed: false, live: false,
+                    appliedThrough: restored.appliedThrough, changed: false, live: false, scheduled: false,
                     writtenWatermark: processor.state.aggregator.devices[device]?.watermark ?? .min)
                 processor.restoredThrough = max(processor.restoredThrough, restored.appliedThrough)
                 if let arrival = processor.state.aggregator.devices[device]?.lastArrival, arrival != .min {
@@ -146,16 +154,20 @@ struct PartitionProcessor: Sendable {
     /// Records that `device` changed since the last snapshot (and, with `offset`, that its
     /// reading at `offset` is in the state).
     mutating func markChanged(_ device: DeviceID, offset: Int64? = nil, live: Bool = false) {
-        let (newlyChanged, newlyLive) = Self.update(&books[device, default: DeviceBook()], offset: offset, live: live)
+        let (newlyChanged, toSchedule) = Self.update(
+            &books[device, default: DeviceBook()], offset: offset, live: live && liveUpdates)
         if newlyChanged { changedDevices.append(device) }
-        if newlyLive { liveDevices.append(device) }
+        if toSchedule { liveSoon.append(device) }
     }
 
-    private static func update(_ book: inout DeviceBook, offset: Int64?, live: Bool) -> (changed: Bool, live: Bool) {
+    private static func update(_ book: inout DeviceBook, offset: Int64?, live: Bool) -> (changed: Bool, schedule: Bool) {
         if let offset { book.appliedThrough = offset }
-        let result = (!book.changed, live && !book.live)
+        let result = (!book.changed, live && !book.scheduled)
         book.changed = true
-        if live { book.live = true }
+        if live {
+            book.live = true
+            book.scheduled = true
+        }
         return result
     }
 
@@ -216,15 +228,27 @@ struct PartitionProcessor: Sendable {
         return outputs
     }
 
-    /// Live statistics of the open windows of devices that sent readings since the last call.
-    mutating func openStatistics() -> [WindowingOutput] {
-        let devices = liveDevices.sorted()
-        liveDevices.removeAll(keepingCapacity: true)
+    /// Live statistics of the open windows of the devices whose update is due: at most one update
+    /// per device and `interval`, the first at the tick after a reading that follows a quiet
+    /// interval, the next `interval` after the previous one if more readings came. Each device
+    /// keeps its own rhythm, so the updates of a fleet spread over the interval instead of
+    /// leaving in one burst.
+    mutating func dueOpenStatistics(now: ContinuousClock.Instant, interval: Duration) -> [WindowingOutput] {
+        var due = liveSoon
+        liveSoon.removeAll(keepingCapacity: true)
+        while let next = liveSchedule.first, next.due <= now {
+            due.append(next.device)
+            liveSchedule.removeFirst()
+        }
         var outputs: [WindowingOutput] = []
-        for device in devices {
-            books[device]?.live = false
-            for stats in state.aggregator.openStatistics(device: device) {
-                outputs.append(.stats(stats))
+        for device in due {
+            guard let book = books[device] else { continue }
+            if book.live {
+                books[device]?.live = false
+                for stats in state.aggregator.openStatistics(device: device) { outputs.append(.stats(stats)) }
+                liveSchedule.append((now + interval, device))
+            } else {
+                books[device]?.scheduled = false
             }
         }
         return outputs

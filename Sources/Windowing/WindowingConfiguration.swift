@@ -6,9 +6,10 @@ public struct WindowingServiceConfiguration: Sendable {
     public var topics = FluxgateTopics()
     /// Windows, lateness and alert rules. Default: ``TelemetryConfiguration/standard``.
     public var telemetry = TelemetryConfiguration.standard
-    /// How often the statistics of open windows are published as live updates (`final: false`),
-    /// for devices that sent readings since the last update. `nil` disables live updates.
-    /// Default 5 s.
+    /// How often, at most, the statistics of a device's open windows are published as live
+    /// updates (`final: false`): the first at the tick after a reading that follows a quiet
+    /// interval, then every interval while readings come. Each device keeps its own rhythm, so a
+    /// fleet's updates spread over the interval. `nil` disables live updates. Default 5 s.
     public var statsUpdateInterval: Duration? = .seconds(5)
     /// How often buffered outputs are produced and the wall clock is applied (`advance(now:)`),
     /// closing windows of silent devices and firing offline rules. Default 50 ms.

@@ -158,7 +158,6 @@ public final class WindowingService: Service, Sendable {
         var pending: [(partition: Int?, record: KafkaProducerRecord)] = []
         var operatorDone: [KafkaConsumerRecord] = []
         var lastFlush = ContinuousClock.now
-        var lastUpdate = ContinuousClock.now
 
         init(service: WindowingService) { self.service = service }
 
@@ -229,7 +228,9 @@ public final class WindowingService: Service, Sendable {
                     "partition": "\(partition)", "restored-devices": "\(restored.processor.books.count)",
                     "next-offset": "\(restored.processor.state.nextOffset.map(String.init) ?? "none")",
                 ])
-            partitions[partition] = restored.processor
+            var processor = restored.processor
+            processor.liveUpdates = service.configuration.statsUpdateInterval != nil
+            partitions[partition] = processor
         }
 
         func handleReading(_ record: KafkaConsumerRecord) async throws {
@@ -307,10 +308,9 @@ public final class WindowingService: Service, Sendable {
             for partition in partitions.keys.sorted() {
                 enqueue(partitions[partition]?.advance(now: now) ?? [], partition: partition)
             }
-            if let interval = service.configuration.statsUpdateInterval, now - lastUpdate >= interval {
-                lastUpdate = now
+            if let interval = service.configuration.statsUpdateInterval {
                 for partition in partitions.keys.sorted() {
-                    enqueue(partitions[partition]?.openStatistics() ?? [], partition: partition)
+                    enqueue(partitions[partition]?.dueOpenStatistics(now: now, interval: interval) ?? [], partition: partition)
                 }
             }
             try await service.produce(pending.map(\.record))

@@ -89,6 +89,35 @@ struct PartitionStateTests {
         #expect(processor.takeSnapshot(now: .now, full: true).devices.count == 2)
     }
 
+    /// Live updates: at most one per device and interval, the first at the tick after a reading
+    /// that follows a quiet interval; each device keeps its own rhythm (no fleet-wide burst).
+    @Test func liveUpdatesFollowEachDevicesOwnThrottle() throws {
+        var processor = try Self.fresh()
+        let interval = Duration.seconds(5)
+        let t0 = ContinuousClock.now
+        func devices(_ outputs: [WindowingOutput]) -> Set<String> {
+            Set(outputs.compactMap { if case .stats(let stats) = $0 { stats.device.rawValue } else { nil } })
+        }
+        func feed(_ device: String, _ offset: Int64) {
+            _ = processor.apply(
+                Self.record(offset, device, ts: Self.base + offset * 100, temperature: 20), arrivedAt: Self.base + offset * 100)
+        }
+        feed("a", 0)
+        feed("b", 1)
+        #expect(devices(processor.dueOpenStatistics(now: t0, interval: interval)) == ["a", "b"])
+        feed("a", 2)
+        #expect(devices(processor.dueOpenStatistics(now: t0 + .seconds(1), interval: interval)).isEmpty)
+        feed("c", 3)  // a new device: its first update does not wait for the others' rhythm
+        #expect(devices(processor.dueOpenStatistics(now: t0 + .seconds(2), interval: interval)) == ["c"])
+        // a had readings since its update, b had none.
+        #expect(devices(processor.dueOpenStatistics(now: t0 + .seconds(5), interval: interval)) == ["a"])
+        feed("b", 4)  // b's throttle expired while it was quiet: its update comes at the next tick
+        feed("c", 5)  // c's does not before t0 + 7 s
+        #expect(devices(processor.dueOpenStatistics(now: t0 + .seconds(6), interval: interval)) == ["b"])
+        #expect(devices(processor.dueOpenStatistics(now: t0 + .seconds(7), interval: interval)) == ["c"])
+        #expect(devices(processor.dueOpenStatistics(now: t0 + .seconds(30), interval: interval)).isEmpty)
+    }
+
     /// A crash after some device records of a snapshot but before its partition record: the
     /// restored partition replays from the older partition record; readings a device's record
     /// already holds are skipped for that device only. The end state equals the original's.
