@@ -264,37 +264,44 @@ public final class KafkaProducer: Service, Sendable {
             return result == 0 ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_last_error()
         }
         let headers = rd_kafka_headers_new(record.headers.count)
-        for header in record.headers {
-            header.value.withUnsafeBytes { value in
-                _ = rd_kafka_header_add(headers, header.key, -1, value.baseAddress, value.count)
+        record.headers.withUnsafeBufferPointer { list in
+            for header in list.indices {
+                list[header].value.withUnsafeBytes { value in
+                    _ = rd_kafka_header_add(headers, list[header].key, -1, value.baseAddress, value.count)
+                }
             }
         }
         let error: OpaquePointer? = record.value.withUnsafeBytes { value in
             withOptionalBytes(record.key) { key in
-                var values = [rd_kafka_vu_t](repeating: rd_kafka_vu_t(), count: 7)
-                values[0].vtype = RD_KAFKA_VTYPE_RKT
-                values[0].u.rkt = topic
-                values[1].vtype = RD_KAFKA_VTYPE_PARTITION
-                values[1].u.i32 = partition
-                values[2].vtype = RD_KAFKA_VTYPE_VALUE
-                values[2].u.mem.ptr = UnsafeMutableRawPointer(mutating: value.baseAddress)
-                values[2].u.mem.size = value.count
-                values[3].vtype = RD_KAFKA_VTYPE_KEY
-                values[3].u.mem.ptr = key.flatMap { UnsafeMutableRawPointer(mutating: $0.baseAddress) }
-                values[3].u.mem.size = key?.count ?? 0
-                values[4].vtype = RD_KAFKA_VTYPE_MSGFLAGS
-                values[4].u.i = RD_KAFKA_MSG_F_COPY
-                values[5].vtype = RD_KAFKA_VTYPE_OPAQUE
-                values[5].u.ptr = opaque
-                values[6].vtype = RD_KAFKA_VTYPE_HEADERS
-                values[6].u.headers = headers
-                if let timestamp = record.timestamp {
-                    var stamp = rd_kafka_vu_t()
-                    stamp.vtype = RD_KAFKA_VTYPE_TIMESTAMP
-                    stamp.u.i64 = timestamp
-                    values.append(stamp)
+                // On the stack: no allocation per record for the argument list.
+                withUnsafeTemporaryAllocation(of: rd_kafka_vu_t.self, capacity: 8) { values in
+                    var count = 0
+                    func add(_ type: rd_kafka_vtype_t, _ set: (inout rd_kafka_vu_t) -> Void) {
+                        var value = rd_kafka_vu_t()
+                        value.vtype = type
+                        set(&value)
+                        values.initializeElement(at: count, to: value)
+                        count += 1
+                    }
+                    add(RD_KAFKA_VTYPE_RKT) { $0.u.rkt = topic }
+                    add(RD_KAFKA_VTYPE_PARTITION) { $0.u.i32 = partition }
+                    add(RD_KAFKA_VTYPE_VALUE) {
+                        $0.u.mem.ptr = UnsafeMutableRawPointer(mutating: value.baseAddress)
+                        $0.u.mem.size = value.count
+                    }
+                    add(RD_KAFKA_VTYPE_KEY) {
+                        $0.u.mem.ptr = key.flatMap { UnsafeMutableRawPointer(mutating: $0.baseAddress) }
+                        $0.u.mem.size = key?.count ?? 0
+                    }
+                    add(RD_KAFKA_VTYPE_MSGFLAGS) { $0.u.i = RD_KAFKA_MSG_F_COPY }
+                    add(RD_KAFKA_VTYPE_OPAQUE) { $0.u.ptr = opaque }
+                    add(RD_KAFKA_VTYPE_HEADERS) { $0.u.headers = headers }
+                    if let timestamp = record.timestamp {
+                        add(RD_KAFKA_VTYPE_TIMESTAMP) { $0.u.i64 = timestamp }
+                    }
+                    // rd_kafka_vu_t is plain data: nothing to deinitialize.
+                    return rd_kafka_produceva(handle.pointer, values.baseAddress, count)
                 }
-                return rd_kafka_produceva(handle.pointer, values, values.count)
             }
         }
         guard let error else { return RD_KAFKA_RESP_ERR_NO_ERROR }

@@ -27,6 +27,9 @@ enum KafkaBenchmark {
         /// `fetch.wait.max.ms` for both consumers (fluxgate and kcat); 0 keeps librdkafka's
         /// default (500 ms).
         var fetchWait = 0
+        /// Every record carries the header `fluxgate-received-at: 1764400000000`, as the
+        /// ingress's readings do (kcat: `-H`).
+        var withHeader = false
         /// Skip the kcat runs (for profiling).
         var withKcat = true
         /// Measurement rounds; the order of fluxgate and kcat alternates between rounds and the
@@ -49,6 +52,7 @@ enum KafkaBenchmark {
                 case "--produce-only": produceOnly = value != 0
                 case "--round-robin": roundRobin = value != 0
                 case "--fetch-wait": fetchWait = max(0, value)
+                case "--header": withHeader = value != 0
                 case "--kcat": withKcat = value != 0
                 case "--rounds": rounds = max(1, value)
                 default:
@@ -83,7 +87,7 @@ enum KafkaBenchmark {
         logger.logLevel = .error
         let cluster = try DevKafkaCluster(brokerCount: options.brokers, logger: logger)
         defer { cluster.shutdown() }
-        say("Kafka load harness: \(options.records) records of \(options.size) bytes, \(options.keys == 0 ? "no keys" : "\(options.keys) keys"), \(options.roundRobin ? "fluxgate round-robin partitions (not like kcat), " : "")\(options.partitions) partitions, \(options.brokers) broker(s), \(options.rounds) round(s), dev cluster \(cluster.bootstrapServers)")
+        say("Kafka load harness: \(options.records) records of \(options.size) bytes, \(options.keys == 0 ? "no keys" : "\(options.keys) keys"), \(options.withHeader ? "1 header, " : "")\(options.roundRobin ? "fluxgate round-robin partitions (not like kcat), " : "")\(options.partitions) partitions, \(options.brokers) broker(s), \(options.rounds) round(s), dev cluster \(cluster.bootstrapServers)")
         let kcatInput = options.withKcat ? try writeKcatInput(options) : ""
         defer { if options.withKcat { try? FileManager.default.removeItem(atPath: kcatInput) } }
         let admin = try KafkaAdmin(bootstrapServers: cluster.bootstrapServerList, logger: logger)
@@ -180,11 +184,12 @@ enum KafkaBenchmark {
         // `kcat -P`), keyless or keyed by `device-NNNNN` in turn. (Explicit round-robin partitions,
         // as measured before, spread every linger's records over all partitions and cost librdkafka
         // and the dev cluster about 1.8x the CPU of kcat's sticky partition, in C as well.)
+        let headers = options.withHeader ? [KafkaHeader(key: benchmarkHeader.name, string: benchmarkHeader.value)] : []
         let records = options.roundRobin
-            ? (0..<options.partitions).map { KafkaProducerRecord(topic: topic, partition: $0, value: value) }
+            ? (0..<options.partitions).map { KafkaProducerRecord(topic: topic, partition: $0, value: value, headers: headers) }
             : options.keys == 0
-            ? [KafkaProducerRecord(topic: topic, value: value)]
-            : (0..<options.keys).map { KafkaProducerRecord(topic: topic, key: benchmarkKey($0), value: value) }
+            ? [KafkaProducerRecord(topic: topic, value: value, headers: headers)]
+            : (0..<options.keys).map { KafkaProducerRecord(topic: topic, key: benchmarkKey($0), value: value, headers: headers) }
         let batches = stride(from: 0, to: options.records, by: options.batch).map { ($0, min(options.batch, options.records - $0)) }
         return try await withThrowingTaskGroup(of: Double?.self) { group in
             group.addTask {
@@ -222,6 +227,8 @@ enum KafkaBenchmark {
         }
     }
 
+    static let benchmarkHeader = (name: "fluxgate-received-at", value: "1764400000000")
+
     /// The key of the `index`th distinct key: `device-NNNNN`.
     static func benchmarkKey(_ index: Int) -> String {
         "device-" + String(repeating: "0", count: max(0, 5 - String(index).count)) + String(index)
@@ -250,7 +257,8 @@ enum KafkaBenchmark {
         defer { try? input.close() }
         return try timeKcat(
             ["-P", "-b", cluster.bootstrapServers, "-t", topic, "-X", "enable.idempotence=true", "-X", "acks=all"]
-                + (options.keys > 0 ? ["-K", ":"] : []),
+                + (options.keys > 0 ? ["-K", ":"] : [])
+                + (options.withHeader ? ["-H", "\(benchmarkHeader.name)=\(benchmarkHeader.value)"] : []),
             input: input
         )
     }
