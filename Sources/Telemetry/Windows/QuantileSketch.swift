@@ -28,7 +28,10 @@ public struct QuantileSketch: Sendable, Hashable, Codable {
         mutating func add(_ index: Int, _ n: UInt64 = 1) {
             if counts.isEmpty {
                 offset = index
-                counts = [n]
+                // Room for the neighbouring buckets most streams reach (growing one at a time
+                // reallocated several times per window and metric).
+                counts.reserveCapacity(16)
+                counts.append(n)
                 return
             }
             if index < offset {
