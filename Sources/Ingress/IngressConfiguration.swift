@@ -22,8 +22,10 @@ public struct IngressConfiguration: Sendable {
 
     /// How many batches may wait for Kafka's confirmation at once (each is acknowledged to the
     /// broker when its own records are confirmed). Overlapping them keeps the stage busy while
-    /// Kafka confirms; memory stays bounded by the MQTT client's buffer limit. Default 4.
-    public var maxBatchesInFlight = 4
+    /// Kafka confirms; memory stays bounded by the MQTT client's `bufferLimit` (messages held,
+    /// batched or not), so this only needs to be large enough never to be the limit: a batch
+    /// held back here still holds the MQTT client's writes, only later. Default 64.
+    public var maxBatchesInFlight = 64
 
     /// First and longest pause between attempts to produce records Kafka refused.
     public var retryBackoff: (minimum: Duration, maximum: Duration) = (.milliseconds(100), .seconds(5))

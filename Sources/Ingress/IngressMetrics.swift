@@ -25,13 +25,27 @@ struct IngressMetrics: Sendable {
         }
     )
 
-    func produced(_ outcome: IngressRouting.Outcome) {
-        switch outcome {
-        case .reading: producedReadings.increment()
-        case .status: producedStatus.increment()
-        case .rejected(let reason):
-            producedDeadLetters.increment()
-            rejected[reason]?.increment()
+    /// Confirmed records of one `send`, counted first so that each counter moves once per batch.
+    struct Tally {
+        var readings = 0
+        var status = 0
+        var rejected: [RejectionReason: Int] = [:]
+
+        mutating func add(_ outcome: IngressRouting.Outcome) {
+            switch outcome {
+            case .reading: readings += 1
+            case .status: status += 1
+            case .rejected(let reason): rejected[reason, default: 0] += 1
+            }
+        }
+    }
+
+    func produced(_ tally: Tally) {
+        if tally.readings > 0 { producedReadings.increment(by: Int64(tally.readings)) }
+        if tally.status > 0 { producedStatus.increment(by: Int64(tally.status)) }
+        for (reason, count) in tally.rejected {
+            producedDeadLetters.increment(by: Int64(count))
+            rejected[reason]?.increment(by: Int64(count))
         }
     }
 }

@@ -38,12 +38,27 @@ public struct IngressRouting: Sendable {
 
     /// The record for `payload` received on `topic` at `receivedAt` (epoch ms), and what it is.
     public func route(topic: String, payload: [UInt8], receivedAt: Int64) -> (record: KafkaProducerRecord, outcome: Outcome) {
-        let receivedHeader = KafkaHeader(key: ReadingRecord.receivedAtHeader, string: String(receivedAt))
+        route(topic: topic, payload: payload, receivedAt: receivedAt, receivedHeaders: Self.receivedHeaders(receivedAt))
+    }
+
+    /// The headers of a reading or status record received at `receivedAt` (epoch ms): only
+    /// `fluxgate-received-at`. Built once per batch and shared by its records.
+    static func receivedHeaders(_ receivedAt: Int64) -> [KafkaHeader] {
+        [KafkaHeader(key: ReadingRecord.receivedAtHeader, string: String(receivedAt))]
+    }
+
+    /// `route(topic:payload:receivedAt:)` with the headers from `receivedHeaders(_:)`.
+    func route(
+        topic: String,
+        payload: [UInt8],
+        receivedAt: Int64,
+        receivedHeaders: [KafkaHeader]
+    ) -> (record: KafkaProducerRecord, outcome: Outcome) {
         let parsed: TelemetryTopic
         do {
             parsed = try TelemetryTopic(parsing: topic)
         } catch {
-            return deadLetter(topic: topic, payload: payload, device: nil, rejection: error, received: receivedHeader)
+            return deadLetter(topic: topic, payload: payload, device: nil, rejection: error, received: receivedHeaders)
         }
         switch parsed {
         case .telemetry(let device):
@@ -53,11 +68,11 @@ public struct IngressRouting: Sendable {
                     topic: topics.readings,
                     key: device.rawValue,
                     value: ReadingRecord.encode(reading),
-                    headers: [receivedHeader]
+                    headers: receivedHeaders
                 )
                 return (record, .reading)
             } catch {
-                return deadLetter(topic: topic, payload: payload, device: device, rejection: error, received: receivedHeader)
+                return deadLetter(topic: topic, payload: payload, device: device, rejection: error, received: receivedHeaders)
             }
         case .status(let device):
             do {
@@ -67,11 +82,11 @@ public struct IngressRouting: Sendable {
                     topic: topics.deviceStatus,
                     key: device.rawValue,
                     value: value,
-                    headers: [receivedHeader]
+                    headers: receivedHeaders
                 )
                 return (record, .status)
             } catch {
-                return deadLetter(topic: topic, payload: payload, device: device, rejection: error, received: receivedHeader)
+                return deadLetter(topic: topic, payload: payload, device: device, rejection: error, received: receivedHeaders)
             }
         }
     }
@@ -81,14 +96,13 @@ public struct IngressRouting: Sendable {
         payload: [UInt8],
         device: DeviceID?,
         rejection: ReadingRejection,
-        received: KafkaHeader
+        received: [KafkaHeader]
     ) -> (record: KafkaProducerRecord, outcome: Outcome) {
         var headers = [
             KafkaHeader(key: Self.errorHeader, string: rejection.reason.rawValue),
             KafkaHeader(key: Self.errorMessageHeader, string: String(rejection.message.prefix(1024))),
             KafkaHeader(key: Self.mqttTopicHeader, value: Array(topic.utf8.prefix(1024))),
-            received,
-        ]
+        ] + received
         var value = payload
         if payload.count > maxDeadLetterBytes {
             value = Array(payload.prefix(maxDeadLetterBytes))

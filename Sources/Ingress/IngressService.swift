@@ -110,8 +110,9 @@ public final class IngressService: Service, Sendable {
 
     /// Produces every message of `batch` to Kafka, retrying refused records, then acknowledges it.
     private func forward(_ batch: MQTTMessageBatch) async throws {
-        let started = ContinuousClock.now
-        let receivedAt = WallClock.nowMilliseconds()
+        // Received when the MQTT client read the batch (it may have waited in its buffer since).
+        let receivedAt = WallClock.nowMilliseconds() - Self.nanoseconds(ContinuousClock.now - batch.receivedAt) / 1_000_000
+        let receivedHeaders = IngressRouting.receivedHeaders(receivedAt)
         metrics.received.increment(by: Int64(batch.count))
         metrics.inFlight.record(inFlightCount.add(batch.count, ordering: .relaxed).newValue)
 
@@ -120,7 +121,8 @@ public final class IngressService: Service, Sendable {
         records.reserveCapacity(batch.count)
         outcomes.reserveCapacity(batch.count)
         for message in batch {
-            let (record, outcome) = routing.route(topic: message.topic, payload: message.payload, receivedAt: receivedAt)
+            let (record, outcome) = routing.route(
+                topic: message.topic, payload: message.payload, receivedAt: receivedAt, receivedHeaders: receivedHeaders)
             records.append(record)
             outcomes.append(outcome)
         }
@@ -128,18 +130,20 @@ public final class IngressService: Service, Sendable {
         var pending = Array(records.indices)
         var backoff = configuration.retryBackoff.minimum
         while !pending.isEmpty {
-            let results = try await producer.send(batch: pending.map { records[$0] })
+            let results = try await producer.send(batch: pending.count == records.count ? records : pending.map { records[$0] })
             var refused: [Int] = []
             var lastError: KafkaError?
+            var confirmed = IngressMetrics.Tally()
             for (index, result) in zip(pending, results) {
                 switch result {
                 case .success:
-                    metrics.produced(outcomes[index])
+                    confirmed.add(outcomes[index])
                 case .failure(let error):
                     refused.append(index)
                     lastError = error
                 }
             }
+            metrics.produced(confirmed)
             pending = refused
             if let lastError {
                 if lastError.code == .shutDown { throw lastError }
@@ -156,7 +160,7 @@ public final class IngressService: Service, Sendable {
         batch.acknowledge()
         forwardedCount.add(batch.count, ordering: .relaxed)
         metrics.inFlight.record(inFlightCount.subtract(batch.count, ordering: .relaxed).newValue)
-        metrics.ackLatency.recordNanoseconds(Self.nanoseconds(ContinuousClock.now - started))
+        metrics.ackLatency.recordNanoseconds(Self.nanoseconds(ContinuousClock.now - batch.receivedAt))
     }
 
     static func nanoseconds(_ duration: Duration) -> Int64 {

@@ -188,12 +188,12 @@ struct ClientState {
             plan.canRead = !isConsumer
         } else if bufferedMessages + unacknowledgedMessages >= bufferLimit {
             plan.canRead = false
-        } else if deferred && blockingMessages > 0 && !buffer.isEmpty {
-            // Read ahead by one batch only: while the application works on one batch the next
-            // waits in the buffer. This bounds how long writes are held to about `maxReadAhead`
-            // plus the time to process two batches.
-            plan.canRead = false
         } else if deferred, let holdingSince {
+            // Keep reading while earlier batches wait for their acknowledgements, for at most
+            // `maxReadAhead` (and `bufferLimit` messages): then stop, so that everything read is
+            // acknowledged and the held writes leave. Reading on keeps the application supplied
+            // (several batches may be in its hands at once) and keeps messages from waiting in
+            // the socket while Kafka confirms; each stop lets one burst of acknowledgements out.
             let ends = holdingSince + maxReadAhead
             plan.canRead = now < ends
             if plan.canRead { plan.readAheadEnds = ends }
@@ -218,7 +218,8 @@ struct ClientState {
     {
         isConsumer = true
         let acknowledgeable = deferred ? messages.reduce(0) { $0 + ($1.qos == .atMostOnce ? 0 : 1) } : 0
-        let batch = MQTTMessageBatch(messages: messages, id: nextBatchID, acknowledger: acknowledgeable > 0 ? acknowledger : nil)
+        let batch = MQTTMessageBatch(
+            messages: messages, id: nextBatchID, receivedAt: now, acknowledger: acknowledgeable > 0 ? acknowledger : nil)
         nextBatchID += 1
         if acknowledgeable > 0 {
             blockingMessages += acknowledgeable

@@ -43,11 +43,15 @@ public struct MQTTMessageBatch: Sendable, RandomAccessCollection {
     public let messages: [MQTTMessage]
     /// Unique within one client, increasing.
     public let id: UInt64
+    /// When the client read the batch from the socket (the end of its read phase): the start of
+    /// the messages' time in this process, including any wait in the client's buffer.
+    public let receivedAt: ContinuousClock.Instant
     private let acknowledger: (any BatchAcknowledger)?
 
-    init(messages: [MQTTMessage], id: UInt64, acknowledger: (any BatchAcknowledger)?) {
+    init(messages: [MQTTMessage], id: UInt64, receivedAt: ContinuousClock.Instant = .now, acknowledger: (any BatchAcknowledger)?) {
         self.messages = messages
         self.id = id
+        self.receivedAt = receivedAt
         self.acknowledger = acknowledger
     }
 

@@ -45,6 +45,9 @@ final class MosquittoLoop: @unchecked Sendable {
     /// The last read phase stopped at `maxBatchSize`: more data may be buffered (also inside TLS).
     private var readPending = false
     private var holdWarned = false
+    /// Requests were handed to libmosquitto while writes are held: read no more until they are
+    /// written, so that they wait only for what was already read (not for `maxReadAhead`).
+    private var requestsHeld = false
     /// CONNACK was just read: stop reading so that pending requests are written before any
     /// message of the new connection is delivered (and holds writes).
     private var justConnected = false
@@ -116,6 +119,7 @@ final class MosquittoLoop: @unchecked Sendable {
                 if shutdownStep(mosq, plan: plan, deadline: deadline, now: now) { return nil }
             }
             submit(plan.requests, mosq)
+            if !plan.requests.isEmpty && !plan.canWrite { requestsHeld = true }
             warnIfHolding(plan, now: now)
             // Write what may be written before reading more: requests then leave before the next
             // batch can hold writes back.
@@ -129,7 +133,7 @@ final class MosquittoLoop: @unchecked Sendable {
 
             // Poll the socket (and the wake-up pipe).
             let socket = mosquitto_socket(mosq)
-            let wantRead = plan.canRead
+            let wantRead = plan.canRead && !requestsHeld
             let wantWrite = plan.canWrite && mosquitto_want_write(mosq)
             var timeout: Duration = .seconds(1)  // loop_misc (keepalive) cadence
             if let ends = plan.readAheadEnds { timeout = min(timeout, ends - now) }
@@ -213,6 +217,7 @@ final class MosquittoLoop: @unchecked Sendable {
     /// TCP_NODELAY a batch's PUBACKs would leave as hundreds of tiny segments, so the socket is
     /// corked for the write and uncorked after it (one flush, full segments, no Nagle delay).
     private func writePhase(_ mosq: OpaquePointer) -> Int32 {
+        requestsHeld = false
         #if os(Linux)
         let socket = mosquitto_socket(mosq)
         var on: Int32 = 1
@@ -311,6 +316,7 @@ final class MosquittoLoop: @unchecked Sendable {
         core.state.withLockedValue { $0.requeue(lost.filter { $0.id != nil }) }
         received = []
         readPending = false
+        requestsHeld = false
         if fatalError == nil {
             logger.warning("MQTT connection lost, reconnecting", metadata: ["reason": "\(MosquittoLibrary.describe(rc))"])
         }
