@@ -9,9 +9,19 @@ contender is started in turn and timed until its readings topic holds N more rec
 high watermarks over all partitions); its CPU seconds are utime+stime from /proc/<pid>/stat
 (both processes for the C pipeline), read the moment the count is reached.
 
-Latency: fluxgate ingress alone, readings published at a steady rate; p50/p99 of the
-fluxgate_ingress_ack_latency_seconds histogram (per batch, MQTT receive to Kafka confirmation of
-the whole batch) from the difference of two /metrics snapshots.
+Each contender's run also reports when its first record reached Kafka and the rate from then on
+(start-up excluded).
+
+Latency: fluxgate ingress alone, readings published at a steady rate (each payload's ts = the
+publisher's wall clock); p50/p99 of the fluxgate_ingress_ack_latency_seconds histogram (per batch,
+from the MQTT client reading the batch to Kafka's confirmation of all of it) from the difference
+of two /metrics snapshots, and per record, from the records themselves: record timestamp (set
+when the ingress hands the record to librdkafka) - ts, fluxgate-received-at (when the MQTT client
+read it) - ts, and the difference of the two.
+
+--kafka-nodelay runs the dev cluster with an LD_PRELOAD shim that sets TCP_NODELAY on the mock
+brokers' sockets (real Kafka brokers set it; librdkafka's mock cluster does not, which adds about
+40-50 ms to every produce round trip that spans several partitions). Same cluster for everyone.
 """
 
 import argparse
@@ -42,6 +52,10 @@ class Watermarks:
         md = self.c.list_topics(topic, timeout=10)
         return sorted(md.topics[topic].partitions)
 
+    def highs(self, topic):
+        return {p: self.c.get_watermark_offsets(TopicPartition(topic, p), timeout=10, cached=False)[1]
+                for p in self.partitions(topic)}
+
     def total(self, topic):
         return sum(self.c.get_watermark_offsets(TopicPartition(topic, p), timeout=10, cached=False)[1]
                    for p in self.partitions(topic))
@@ -70,6 +84,12 @@ def main():
     ap.add_argument("--timeout", type=int, default=300, help="per contender run")
     ap.add_argument("--contenders", default="A,B,C")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--ingress-protocol", default="5", choices=["5", "3.1.1"],
+                    help="MQTT version of the fluxgate ingress (A); B and C use 3.1.1")
+    ap.add_argument("--nodelay-shim", help="LD_PRELOAD library that sets TCP_NODELAY on accepted sockets")
+    ap.add_argument("--kafka-nodelay", action="store_true",
+                    help="run the dev cluster with --nodelay-shim: TCP_NODELAY on the brokers' sockets, as real Kafka "
+                         "brokers set it (librdkafka's mock cluster leaves Nagle on)")
     ap.add_argument("--perf", action="store_true", help="perf record the ingress (A) runs into the work directory (implies --keep)")
     args = ap.parse_args()
 
@@ -98,7 +118,12 @@ def run(args, work):
     wait_for(lambda: _connectable(mport), 10, what="mosquitto")
 
     # --- dev Kafka ---
-    kafka = spawn([args.fluxgate, "dev-kafka", "--partitions", "6", "--log-level", "warning"],
+    kafka_env = None
+    if args.kafka_nodelay:
+        if not args.nodelay_shim:
+            raise RuntimeError("--kafka-nodelay needs --nodelay-shim (run.sh passes it)")
+        kafka_env = dict(os.environ, LD_PRELOAD=args.nodelay_shim)
+    kafka = spawn([args.fluxgate, "dev-kafka", "--partitions", "6", "--log-level", "warning"], env=kafka_env,
                   stdout=subprocess.PIPE, stderr=open(os.path.join(work, "dev-kafka.log"), "w"), text=True)
     bootstrap = kafka.stdout.readline().strip()
     if not bootstrap:
@@ -119,7 +144,8 @@ def run(args, work):
         if c == "A":
             p = spawn([args.fluxgate, "ingress", "--kafka-brokers", bootstrap, "--mqtt-url", "mqtt://127.0.0.1:%d" % mport,
                        "--mqtt-client-id", cid, "--share-group", "none", "--kafka-topic-prefix", "bench-a.",
-                       "--http-port", str(http_port or free_port()), "--log-level", "warning"],
+                       "--http-port", str(http_port or free_port()), "--log-level", "warning",
+                       "--mqtt-protocol", args.ingress_protocol],
                       stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "a.log"), "a"))
             return [p]
         if c == "B":
@@ -187,8 +213,11 @@ def run(args, work):
             # when it exits. Wait for all but a buffer's worth, then stop the subscriber (its CPU
             # read just before) and let kcat deliver the tail.
             first_target = target - C_TAIL if c == "C" else target
+            t_first = None
             while time.time() < deadline:
                 n = marks.total(topics[c])
+                if t_first is None and n > base:
+                    t_first = time.time()
                 if n >= first_target:
                     break
                 if any(p.poll() is not None for p in procs):
@@ -219,11 +248,14 @@ def run(args, work):
                 profiler.send_signal(signal.SIGINT)
                 profiler.wait(60)
             done = n - base
+            # From the first record in Kafka to the last: the drain rate without start-up.
+            drain = (time.time() if t_first is None else t_first) - t_start
             res = dict(records=done, seconds=elapsed, cpu=cpu, rate=done / elapsed, cpu_per_m=cpu / done * 1e6 if done else 0,
+                       startup=drain, sustained=done / (elapsed - drain) if elapsed > drain else float("nan"),
                        broker_cpu=broker_cpu, kafka_cpu=kafka_cpu, complete=done >= args.readings)
             results[c].append(res)
-            log("round %d %s: %d records in %.2f s = %.0f/s, CPU %.2f s (%.2f s per million); mosquitto %.2f s, dev Kafka %.2f s%s"
-                % (rnd + 1, c, done, elapsed, res["rate"], cpu, res["cpu_per_m"], broker_cpu, kafka_cpu,
+            log("round %d %s: %d records in %.2f s = %.0f/s (first record after %.2f s, then %.0f/s), CPU %.2f s (%.2f s per million); mosquitto %.2f s, dev Kafka %.2f s%s"
+                % (rnd + 1, c, done, elapsed, res["rate"], drain, res["sustained"], cpu, res["cpu_per_m"], broker_cpu, kafka_cpu,
                    "" if res["complete"] else "  INCOMPLETE (timeout)") + batches)
 
     # --- latency of the ingress at a steady rate ---
@@ -236,6 +268,7 @@ def run(args, work):
         wait_for(lambda: _metrics(http) is not None, 30, 0.2, what="/metrics")
         before = _histogram(_metrics(http))
         base = marks.total(topics["A"])
+        starts = marks.highs(topics["A"])
         count = args.rate * args.rate_seconds
         t0 = time.time()
         pub = spawn([args.publisher, "127.0.0.1", str(mport), str(count), str(args.devices), str(args.rate), "999"],
@@ -249,20 +282,24 @@ def run(args, work):
         latency["published"] = err.strip()
         latency["count"] = count
         latency["seconds"] = took
+        latency["records"] = _record_latencies(bootstrap, topics["A"], starts, marks.highs(topics["A"]))
         log("latency run: %s; %s" % (err.strip(), latency))
 
     # --- report ---
     print()
-    print("readings per run: %d from %d devices, %d publisher(s); rounds: %d; load average at end: %s"
-          % (args.readings, args.devices, args.publishers, args.rounds, open("/proc/loadavg").read().split()[:3]))
+    print("readings per run: %d from %d devices, %d publisher(s); rounds: %d; ingress MQTT %s; dev cluster %s; "
+          "load average at end: %s"
+          % (args.readings, args.devices, args.publishers, args.rounds, args.ingress_protocol,
+             "with TCP_NODELAY (--kafka-nodelay)" if args.kafka_nodelay else "as shipped (Nagle on)",
+             open("/proc/loadavg").read().split()[:3]))
     print()
-    print("| contender | run | readings/s | wall s | CPU s | CPU s per million | mosquitto CPU s | dev Kafka CPU s |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| contender | run | readings/s | wall s | first record after s | readings/s after the first | CPU s | CPU s per million | mosquitto CPU s | dev Kafka CPU s |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     names = {"A": "A fluxgate ingress", "B": "B Python bridge", "C": "C mosquitto_sub \\| kcat"}
     for c in contenders:
         for i, r in enumerate(results[c]):
-            print("| %s | %d | %.0f%s | %.2f | %.2f | %.1f | %.2f | %.2f |" % (
-                names[c], i + 1, r["rate"], "" if r["complete"] else " (incomplete)", r["seconds"], r["cpu"],
+            print("| %s | %d | %.0f%s | %.2f | %.2f | %.0f | %.2f | %.1f | %.2f | %.2f |" % (
+                names[c], i + 1, r["rate"], "" if r["complete"] else " (incomplete)", r["seconds"], r["startup"], r["sustained"], r["cpu"],
                 r["cpu_per_m"], r["broker_cpu"], r["kafka_cpu"]))
     def med(c, key):
         v = sorted(r[key] for r in results[c])
@@ -277,6 +314,49 @@ def run(args, work):
         print("ingress ack latency at %d readings/s for %d s (%s): batches %d, p50 %.1f ms, p99 %.1f ms, mean %.1f ms"
               % (args.rate, args.rate_seconds, latency["published"], latency["batches"], latency["p50"] * 1e3,
                  latency["p99"] * 1e3, latency["mean"] * 1e3))
+        rec = latency["records"]
+        print()
+        print("per record, %d records, whole milliseconds (ts and the header are truncated to ms):" % rec["records"])
+        print()
+        print("| interval | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: |")
+        for key, label in (("publish_produce", "publish -> produced (record timestamp - ts)"),
+                           ("publish_receive", "publish -> ingress receipt (fluxgate-received-at - ts)"),
+                           ("receive_produce", "ingress receipt -> produced (record timestamp - fluxgate-received-at)")):
+            q = rec[key]
+            print("| %s | %d | %d | %d | %d | %d |" % (label, q[0.5], q[0.9], q[0.99], q[0.999], q[1.0]))
+
+
+def _record_latencies(bootstrap, topic, starts, ends):
+    """Reads the records the ingress produced during the latency run (per partition from `starts`
+    to `ends`) and returns quantiles (ms) of record timestamp - ts (publish -> handed to the
+    producer; the paced publisher puts the wall clock in ts), fluxgate-received-at - ts and record
+    timestamp - fluxgate-received-at."""
+    import json
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-latency", "enable.auto.commit": False,
+                  "log_level": 0})
+    c.assign([TopicPartition(topic, p, starts.get(p, 0)) for p in ends if ends[p] > starts.get(p, 0)])
+    want = sum(ends[p] - starts.get(p, 0) for p in ends)
+    pp, pr, rp = [], [], []
+    deadline = time.time() + 60
+    while len(pp) < want and time.time() < deadline:
+        for m in c.consume(1000, timeout=1):
+            if m.error():
+                continue
+            try:
+                ts = json.loads(m.value())["ts"]
+            except (ValueError, KeyError, TypeError):
+                continue
+            created = m.timestamp()[1]
+            received = int(dict(m.headers() or [])["fluxgate-received-at"])
+            pp.append(created - ts)
+            pr.append(received - ts)
+            rp.append(created - received)
+    c.close()
+    def qs(v):
+        v = sorted(v) or [0]
+        return {q: v[min(len(v) - 1, int(q * len(v)))] for q in (0.5, 0.9, 0.99, 0.999, 1.0)}
+    return dict(records=len(pp), publish_produce=qs(pp), publish_receive=qs(pr), receive_produce=qs(rp))
 
 
 def _connectable(port):

@@ -5,7 +5,10 @@
  *
  * Publishes COUNT readings round-robin over DEVICES topics devices/dev-NNNNN/telemetry at QoS 1
  * (RATE readings/s if given and > 0, otherwise as fast as the broker accepts), waits for every
- * PUBACK and exits 0. Payloads are realistic readings with 4 metrics, e.g.
+ * PUBACK and exits 0. Paced (RATE > 0), each payload's `ts` is the wall clock (CLOCK_REALTIME,
+ * epoch ms, truncated) read just before the publish call, so a consumer on this machine can take
+ * record timestamp - ts as publish-to-produce latency; unpaced, `ts` is synthetic.
+ * Payloads are realistic readings with 4 metrics, e.g.
  *   {"ts":1764400000123,"seq":17,"metrics":{"temperature":21.43,"humidity":45.2,"pressure":1013.25,"battery":3.71}}
  * Loopback only; bounded: gives up after 600 s.
  */
@@ -50,11 +53,17 @@ int main(int argc, char **argv) {
     char topic[64], payload[256];
     for (long i = 0; i < count; i++) {
         int dev = (int)(i % devices);
+        long long stamp = ts + i / 10;
+        if (rate > 0) {
+            struct timespec wall;
+            clock_gettime(CLOCK_REALTIME, &wall);
+            stamp = (long long)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
+        }
         long seq = i / devices;
         snprintf(topic, sizeof topic, "devices/dev-%05d/telemetry", dev);
         int n = snprintf(payload, sizeof payload,
             "{\"ts\":%lld,\"seq\":%ld,\"metrics\":{\"temperature\":%.2f,\"humidity\":%.1f,\"pressure\":%.2f,\"battery\":%.2f}}",
-            ts + i / 10, seq, 15.0 + (rand() % 2000) / 100.0, 30.0 + (rand() % 500) / 10.0,
+            stamp, seq, 15.0 + (rand() % 2000) / 100.0, 30.0 + (rand() % 500) / 10.0,
             990.0 + (rand() % 5000) / 100.0, 3.3 + (rand() % 90) / 100.0);
         int rc;
         while ((rc = mosquitto_publish(m, NULL, topic, n, payload, 1, false)) == MOSQ_ERR_OVERSIZE_PACKET || rc == MOSQ_ERR_NOMEM) {
