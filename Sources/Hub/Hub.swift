@@ -101,6 +101,10 @@ public struct Hub: Sendable {
 
         self.service = service
         self.io = io
+        // Stop order is the reverse: Socket.IO closes every connection and refuses new ones
+        // (`SocketIOServer.run()` → `shutDown()`), then HTTP, then Kafka. Without the refusal a
+        // dashboard reconnecting while HTTP still accepted was recovered by this stopping hub
+        // and stayed connected to it after it had stopped, receiving nothing more (#6).
         self.services = [service, app, io]
     }
 }

@@ -35,13 +35,49 @@ struct HubRecoveryTests {
     }
 
     static func waitForAll(_ client: PythonClient, through last: Int, historyLostExpected: Bool = false) async throws {
-        try await waitUntil(timeout: .seconds(60), "readings 1...\(last) of both devices received") {
+        try await waitWatching(client, through: last, timeout: .seconds(60), "readings 1...\(last) of both devices received") {
             // A failed recovery never completes the sequence: say so at once.
             if !historyLostExpected, let lost = client.events.first(where: { $0.name == "history-lost" }) {
-                throw FixtureError(code: "history-lost", message: "history-lost while waiting for 1...\(last): \(lost.payload)")
+                throw FixtureError(
+                    code: "history-lost", message: "history-lost while waiting for 1...\(last): \(lost.payload)")
             }
             return devices.allSatisfy { sequence(client, $0).contains(last) }
         }
+    }
+
+    /// ``waitUntil(timeout:_:_:)`` that, on failure, records what the client got (``describe``).
+    static func waitWatching(
+        _ client: PythonClient, through last: Int, timeout: Duration, _ what: String, _ condition: () async throws -> Bool
+    ) async throws {
+        do {
+            try await waitUntil(timeout: timeout, what, condition)
+        } catch {
+            Issue.record("\(describe(client, through: last))")
+            throw error
+        }
+    }
+
+    /// What the client got, for a failure message: per device the readings missing from
+    /// 1...last (and duplicates), and the client's connection history (every line but readings).
+    static func describe(_ client: PythonClient, through last: Int) -> String {
+        var text = ""
+        for device in devices {
+            let received = sequence(client, device)
+            let missing = Set(1...last).subtracting(received).sorted()
+            let duplicates = Dictionary(grouping: received, by: { $0 }).filter { $0.value.count > 1 }.keys.sorted()
+            text += "\(device): \(received.count) readings, missing \(missing), twice \(duplicates); "
+        }
+        var connection: [String] = []
+        var readings = 0
+        for line in client.lines {
+            if line.hasPrefix("EVENT reading ") {
+                readings += 1
+                continue
+            }
+            connection.append("[after \(readings) readings] " + String(line.prefix(160)))
+        }
+        let errors = client.process.errorLines.suffix(10).joined(separator: " | ")
+        return text + "client: " + connection.joined(separator: " | ") + (errors.isEmpty ? "" : "; client stderr: " + errors)
     }
 
     /// Every reading 1...last exactly once and in order, no `history-lost`.
@@ -56,13 +92,12 @@ struct HubRecoveryTests {
         #expect(lost.isEmpty, "no history-lost after a recovery: \(lost)")
     }
 
-    // Known issue, open in #6: in the full parallel suite (two clean-clone CI runs out of three)
-    // the client recovered (recovered=true, no history-lost) after a restart but did not get
-    // every missed reading within 60 s; it passes alone, also under CPU stress. Until the cause
-    // is found it runs only when FLUXGATE_FLAKY_TESTS=1.
-    @Test(
-        "hub restarted mid-stream, twice: the client gets every missed event once, in order, then live ones",
-        .enabled(if: ProcessInfo.processInfo.environment["FLUXGATE_FLAKY_TESTS"] == "1"))
+    // This test once failed intermittently in the full parallel suite (#6): the client reconnected
+    // while the stopping hub's Socket.IO server had already closed its sessions but its HTTP
+    // server still accepted connections, got `recovered=true` from that hub and then nothing
+    // more (the WebSocket outlived the hub). The SocketIO server now refuses new sessions once
+    // it has shut down (`SocketIOServer.shutDown()`).
+    @Test("hub restarted mid-stream, twice: the client gets every missed event once, in order, then live ones")
     func restartedHub() async throws {
         try await withKafka { kafka in
             let configuration = try testHubConfiguration(kafka, instanceID: "recovery-a")
@@ -84,18 +119,18 @@ struct HubRecoveryTests {
             // The same hub again: a new instance, same settings and port. It is stopped again
             // right after the replay, so the client's last offset is one a replay gave it.
             try await withHub(kafka, configuration) { _ in
-                try await waitUntil(timeout: .seconds(60), "the client reconnected") {
+                try await Self.waitWatching(client, through: 20, timeout: .seconds(60), "the client reconnected") {
                     Self.sessionLines(client).count >= 2
                 }
                 #expect(Self.sessionLines(client)[1].contains("recovered=true"), "\(Self.sessionLines(client))")
                 try await Self.waitForAll(client, through: 60)
             }
-            try await waitUntil(timeout: .seconds(20), "the client saw the hub go") {
+            try await Self.waitWatching(client, through: 60, timeout: .seconds(20), "the client saw the hub go") {
                 client.lines.filter { $0 == "DISCONNECTED" }.count >= 2
             }
             try await Self.send(kafka, 61...80)
             try await withHub(kafka, configuration) { _ in
-                try await waitUntil(timeout: .seconds(60), "the client reconnected again") {
+                try await Self.waitWatching(client, through: 60, timeout: .seconds(60), "the client reconnected again") {
                     Self.sessionLines(client).count >= 3
                 }
                 #expect(Self.sessionLines(client)[2].contains("recovered=true"), "\(Self.sessionLines(client))")

@@ -288,6 +288,30 @@ struct DisconnectTests {
         }
     }
 
+    /// Once `run()` ended (graceful shutdown or cancellation), new connections are refused before
+    /// any upgrade, although the HTTP server still runs (it stops after the Socket.IO server): a
+    /// session opened then would never be closed (WebSockets outlive the application), and a
+    /// client recovering in that moment stayed connected to a stopped hub (#6).
+    @Test func aStoppedServerRefusesNewConnections() async throws {
+        try await TestServer.with(TestServer.relaxedConfiguration(), setUp: { io in io.of("/") { _ in } }) { server in
+            let (a, _) = try await ServerAPITests.join(server.port)
+            defer { a.close() }
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { try? await server.io.run() }
+                group.cancelAll()
+            }
+            try await a.waitForClose()
+            let polling = try await RawHTTP.get(port: server.port, "/socket.io/?EIO=4&transport=polling")
+            #expect(polling.status == 403)
+            let (socket, status) = try await RawWebSocket.connect(
+                port: server.port, path: "/socket.io/?EIO=4&transport=websocket")
+            socket?.close()
+            // Refused upgrades are answered 400 by the WebSocket transport, whatever the reason.
+            #expect(socket == nil && status == 400, "\(status)")
+            try await eventually { server.io.connectionCount == 0 }
+        }
+    }
+
     @Test func clientTransportCloseIsReported() async throws {
         let reasons = ReasonLog()
         try await TestServer.with(TestServer.relaxedConfiguration(), setUp: { io in

@@ -39,6 +39,9 @@ extension EngineIOServer {
             return .success(Validated(transport: transport, session: session, query: query))
         }
         guard request.method == .get else { return .failure(.badHandshakeMethod) }
+        // Refused before any upgrade (a plain HTTP error, which every client reports as a
+        // connection error and retries); `makeSession` checks again, without a race.
+        guard isAcceptingSessions else { return .failure(.forbidden) }
         return .success(Validated(transport: transport, session: nil, query: query))
     }
 

@@ -37,6 +37,9 @@ public final class EngineIOServer: Sendable {
     let eventLoopGroup: any EventLoopGroup
     let logger: Logger
     let sessions = NIOLockedValueBox([String: EngineIOSession]())
+    /// Set by ``shutDown()``: no session opens any more. Read and written under `sessions`'s
+    /// lock (checked there when a session is added), so no session slips past a shutdown.
+    private let accepting = NIOLockedValueBox(true)
     let webSocketIDs = NIOLockedValueBox(0)
 
     /// Creates a server. Timers run on `eventLoopGroup` (default: NIO's shared group).
@@ -52,6 +55,9 @@ public final class EngineIOServer: Sendable {
         self.logger = logger
     }
 
+    /// False once ``shutDown()`` ran: handshakes are refused.
+    public var isAcceptingSessions: Bool { accepting.withLockedValue { $0 } }
+
     /// Open sessions right now.
     public var sessionCount: Int { sessions.withLockedValue { $0.count } }
 
@@ -60,9 +66,27 @@ public final class EngineIOServer: Sendable {
         sessions.withLockedValue { $0[id] }
     }
 
-    /// Closes every session (reason `server shutting down`).
+    /// Closes every session (reason `server shutting down`). New sessions may still open; see
+    /// ``shutDown()``.
     public func closeAll() {
         let all = sessions.withLockedValue { Array($0.values) }
+        for session in all { session.close(reason: .serverShuttingDown) }
+    }
+
+    /// Stops for good: from now on every handshake is refused (HTTP 403 `forbidden` before any
+    /// WebSocket upgrade), then every session is closed (reason `server shutting down`).
+    ///
+    /// Use it when the server stops while the HTTP server in front of it may still accept
+    /// connections for a moment. With ``closeAll()`` alone a client that reconnects in that
+    /// moment gets a fresh session that nothing closes any more: WebSockets served by
+    /// `.socketIO(_:webSocketRouter:)` / `.engineIO(webSocketRouter:configuration:)` live in
+    /// their channel pipeline, not in a Hummingbird task, so the application's graceful shutdown
+    /// does not end them, and the client stays connected to a server that is gone.
+    public func shutDown() {
+        let all = sessions.withLockedValue { sessions in
+            accepting.withLockedValue { $0 = false }
+            return Array(sessions.values)
+        }
         for session in all { session.close(reason: .serverShuttingDown) }
     }
 
@@ -131,7 +155,7 @@ public final class EngineIOServer: Sendable {
             eventLoop: eventLoopGroup.any(), owner: self, webSocketID: webSocketID
         )
         let added = sessions.withLockedValue { sessions -> Bool in
-            guard sessions.count < configuration.maxSessions else { return false }
+            guard sessions.count < configuration.maxSessions, accepting.withLockedValue({ $0 }) else { return false }
             sessions[id] = session
             return true
         }

@@ -152,9 +152,18 @@ public final class SocketIOServer: Sendable {
         engine.webSocketUpgradeConfiguration
     }
 
-    /// Closes every connection (reason `server shutting down`).
+    /// Closes every connection (reason `server shutting down`). Clients may connect again; to
+    /// stop for good use ``shutDown()``.
     public func close() {
         engine.closeAll()
+    }
+
+    /// Stops for good: refuses every new connection from now on, then closes every connection
+    /// (reason `server shutting down`). ``run()`` does this on graceful shutdown, so that a
+    /// client reconnecting while the HTTP server is still stopping cannot open a session that
+    /// would outlive the server (see `EngineIOServer.shutDown()`).
+    public func shutDown() {
+        engine.shutDown()
     }
 
     // MARK: - Engine callbacks
@@ -183,11 +192,12 @@ public final class SocketIOServer: Sendable {
 }
 
 extension SocketIOServer: Service {
-    /// Runs until graceful shutdown, then closes every connection (reason `server shutting
-    /// down`, which connection state recovery treats as recoverable). Add the server to the
-    /// `ServiceGroup` after the Hummingbird application so that it stops first.
+    /// Runs until graceful shutdown (or cancellation), then refuses new connections and closes
+    /// every connection (``shutDown()``; reason `server shutting down`, which connection state
+    /// recovery treats as recoverable). Add the server to the `ServiceGroup` after the
+    /// Hummingbird application so that it stops first.
     public func run() async throws {
         try? await gracefulShutdown()
-        close()
+        shutDown()
     }
 }
