@@ -282,7 +282,8 @@ def run(args, work):
         latency["published"] = err.strip()
         latency["count"] = count
         latency["seconds"] = took
-        latency["records"] = _record_latencies(bootstrap, topics["A"], starts, marks.highs(topics["A"]))
+        latency["records"] = _record_latencies(bootstrap, topics["A"], starts, marks.highs(topics["A"]),
+                                               os.path.join(work, "latency-records.csv"), int(t0 * 1000) - 1000)
         log("latency run: %s; %s" % (err.strip(), latency))
 
     # --- report ---
@@ -327,32 +328,47 @@ def run(args, work):
             print("| %s | %d | %d | %d | %d | %d |" % (label, q[0.5], q[0.9], q[0.99], q[0.999], q[1.0]))
 
 
-def _record_latencies(bootstrap, topic, starts, ends):
+def _record_latencies(bootstrap, topic, starts, ends, csv_path, since_ms):
     """Reads the records the ingress produced during the latency run (per partition from `starts`
     to `ends`) and returns quantiles (ms) of record timestamp - ts (publish -> handed to the
     producer; the paced publisher puts the wall clock in ts), fluxgate-received-at - ts and record
     timestamp - fluxgate-received-at."""
     import json
+    # earliest: if the dev cluster already dropped the first offsets (5 MiB per partition), read
+    # what is left; the record count is printed with the figures.
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-latency", "enable.auto.commit": False,
-                  "log_level": 0})
+                  "auto.offset.reset": "earliest", "log_level": 0})
     c.assign([TopicPartition(topic, p, starts.get(p, 0)) for p in ends if ends[p] > starts.get(p, 0)])
     want = sum(ends[p] - starts.get(p, 0) for p in ends)
     pp, pr, rp = [], [], []
+    rows = []
     deadline = time.time() + 60
-    while len(pp) < want and time.time() < deadline:
-        for m in c.consume(1000, timeout=1):
+    seen = 0
+    while seen < want and time.time() < deadline:
+        batch = c.consume(1000, timeout=1)
+        if not batch and seen:
+            break  # nothing more (the first offsets may have been dropped)
+        seen += len(batch)
+        for m in batch:
             if m.error():
                 continue
             try:
                 ts = json.loads(m.value())["ts"]
             except (ValueError, KeyError, TypeError):
                 continue
+            if ts < since_ms:
+                continue  # an older (throughput-phase) record: its ts is synthetic
             created = m.timestamp()[1]
             received = int(dict(m.headers() or [])["fluxgate-received-at"])
             pp.append(created - ts)
             pr.append(received - ts)
             rp.append(created - received)
+            rows.append((ts, received, created, m.partition()))
     c.close()
+    with open(csv_path, "w") as f:  # kept with --keep: ts, fluxgate-received-at, record timestamp, partition
+        f.write("ts,received_at,created,partition\n")
+        for row in sorted(rows):
+            f.write("%d,%d,%d,%d\n" % row)
     def qs(v):
         v = sorted(v) or [0]
         return {q: v[min(len(v) - 1, int(q * len(v)))] for q in (0.5, 0.9, 0.99, 0.999, 1.0)}
