@@ -98,6 +98,7 @@ public final class DevKafkaCluster: Sendable {
         self.cluster = NIOLockedValueBox(Cluster(pointer: cluster))
         self.bootstrapServers = String(cString: rd_kafka_mock_cluster_bootstraps(cluster))
         self.brokerIDs = Array(1...brokerCount)
+        disableNagle()
         logger.info("Dev Kafka cluster started", metadata: ["kafka.bootstrap": "\(bootstrapServers)"])
     }
 
@@ -138,6 +139,7 @@ public final class DevKafkaCluster: Sendable {
     /// Brings a broker back up.
     public func setBrokerUp(_ brokerID: Int) throws {
         try call("Bringing broker \(brokerID) up") { rd_kafka_mock_broker_set_up($0, Int32(brokerID)) }
+        disableNagle()
     }
 
     /// Takes every broker down: a full cluster outage.
@@ -192,6 +194,20 @@ public final class DevKafkaCluster: Sendable {
             rd_kafka_mock_cluster_destroy(running.pointer)
             cluster = nil
             logger.info("Dev Kafka cluster stopped", metadata: ["kafka.bootstrap": "\(bootstrapServers)"])
+        }
+    }
+
+    /// Sets `TCP_NODELAY` on the brokers' listening sockets (see ``MockBrokerSockets``), so the
+    /// dev cluster answers as promptly as real brokers do. Done again when a broker comes back
+    /// up, in case the mock opened a new listener.
+    private func disableNagle() {
+        let ports = MockBrokerSockets.ports(of: bootstrapServers)
+        let changed = MockBrokerSockets.disableNagle(onListenersAt: ports)
+        if changed < ports.count {
+            logger.warning(
+                "Could not turn Nagle's algorithm off on every mock broker listener; responses may wait for delayed ACKs (about 40 ms)",
+                metadata: ["kafka.listeners.found": "\(changed)", "kafka.brokers": "\(ports.count)"]
+            )
         }
     }
 

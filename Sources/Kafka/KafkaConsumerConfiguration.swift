@@ -89,6 +89,8 @@ public struct KafkaConsumerConfiguration: Sendable {
             "session.timeout.ms": String(sessionTimeout.milliseconds),
             "heartbeat.interval.ms": String(heartbeatInterval.milliseconds),
             "enable.partition.eof": "false",
+            // Kafka clients in Java always set TCP_NODELAY; librdkafka leaves Nagle on unless asked.
+            "socket.nagle.disable": "true",
         ]
         if let groupID {
             properties["group.id"] = groupID

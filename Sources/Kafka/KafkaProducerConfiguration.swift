@@ -60,6 +60,8 @@ public struct KafkaProducerConfiguration: Sendable {
             "queue.buffering.max.messages": String(maxQueuedRecords),
             "queue.buffering.max.kbytes": String(maxQueuedKilobytes),
             "message.timeout.ms": String(deliveryTimeout.milliseconds),
+            // Kafka clients in Java always set TCP_NODELAY; librdkafka leaves Nagle on unless asked.
+            "socket.nagle.disable": "true",
         ]
         properties.merge(additionalProperties) { _, new in new }
         return properties
