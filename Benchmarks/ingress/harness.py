@@ -19,9 +19,9 @@ of two /metrics snapshots, and per record, from the records themselves: record t
 when the ingress hands the record to librdkafka) - ts, fluxgate-received-at (when the MQTT client
 read it) - ts, and the difference of the two.
 
---kafka-nodelay runs the dev cluster with an LD_PRELOAD shim that sets TCP_NODELAY on the mock
-brokers' sockets (real Kafka brokers set it; librdkafka's mock cluster does not, which adds about
-40-50 ms to every produce round trip that spans several partitions). Same cluster for everyone.
+The dev cluster (`fluxgate dev-kafka`) sets TCP_NODELAY on its brokers' sockets itself, as real
+Kafka brokers do (since 752679f; earlier runs needed an LD_PRELOAD shim, --kafka-nodelay). Same
+cluster for everyone.
 """
 
 import argparse
@@ -86,10 +86,6 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     ap.add_argument("--ingress-protocol", default="5", choices=["5", "3.1.1"],
                     help="MQTT version of the fluxgate ingress (A); B and C use 3.1.1")
-    ap.add_argument("--nodelay-shim", help="LD_PRELOAD library that sets TCP_NODELAY on accepted sockets")
-    ap.add_argument("--kafka-nodelay", action="store_true",
-                    help="run the dev cluster with --nodelay-shim: TCP_NODELAY on the brokers' sockets, as real Kafka "
-                         "brokers set it (librdkafka's mock cluster leaves Nagle on)")
     ap.add_argument("--perf", action="store_true", help="perf record the ingress (A) runs into the work directory (implies --keep)")
     args = ap.parse_args()
 
@@ -118,12 +114,7 @@ def run(args, work):
     wait_for(lambda: _connectable(mport), 10, what="mosquitto")
 
     # --- dev Kafka ---
-    kafka_env = None
-    if args.kafka_nodelay:
-        if not args.nodelay_shim:
-            raise RuntimeError("--kafka-nodelay needs --nodelay-shim (run.sh passes it)")
-        kafka_env = dict(os.environ, LD_PRELOAD=args.nodelay_shim)
-    kafka = spawn([args.fluxgate, "dev-kafka", "--partitions", "6", "--log-level", "warning"], env=kafka_env,
+    kafka = spawn([args.fluxgate, "dev-kafka", "--partitions", "6", "--log-level", "warning"],
                   stdout=subprocess.PIPE, stderr=open(os.path.join(work, "dev-kafka.log"), "w"), text=True)
     bootstrap = kafka.stdout.readline().strip()
     if not bootstrap:
@@ -288,10 +279,9 @@ def run(args, work):
 
     # --- report ---
     print()
-    print("readings per run: %d from %d devices, %d publisher(s); rounds: %d; ingress MQTT %s; dev cluster %s; "
+    print("readings per run: %d from %d devices, %d publisher(s); rounds: %d; ingress MQTT %s; "
           "load average at end: %s"
           % (args.readings, args.devices, args.publishers, args.rounds, args.ingress_protocol,
-             "with TCP_NODELAY (--kafka-nodelay)" if args.kafka_nodelay else "as shipped (Nagle on)",
              open("/proc/loadavg").read().split()[:3]))
     print()
     print("| contender | run | readings/s | wall s | first record after s | readings/s after the first | CPU s | CPU s per million | mosquitto CPU s | dev Kafka CPU s |")

@@ -6,7 +6,6 @@
 #     --rate R (5000) --rate-seconds S (20)    --timeout S (300 per contender run)
 #     --contenders A,B,C      --keep (keep the work directory with the logs)
 #     --ingress-protocol 5|3.1.1 (A's MQTT version; B and C use 3.1.1)
-#     --kafka-nodelay (TCP_NODELAY on the dev cluster's broker sockets, as real Kafka brokers do)
 #
 # Builds `fluxgate` in release (scratch path .build-bench; FLUXGATE_BIN=<path> skips the build),
 # compiles the C publisher, creates Benchmarks/.venv with paho-mqtt and confluent-kafka if missing,
@@ -30,8 +29,7 @@ fi
 bin="$(mktemp -d /tmp/fluxgate-ingress-bench-bin.XXXXXX)"
 trap 'rm -rf "$bin"' EXIT
 gcc -O2 -o "$bin/publish" "$here/publish.c" -lmosquitto
-gcc -O2 -shared -fPIC -o "$bin/nodelay.so" "$here/nodelay.c" -ldl
 
 # Bounded: the harness stops everything it started; timeout is the last resort.
 timeout --signal=INT 1800 "$venv/bin/python" "$here/harness.py" \
-    --fluxgate "$FLUXGATE_BIN" --publisher "$bin/publish" --nodelay-shim "$bin/nodelay.so" --python "$venv/bin/python" "$@"
+    --fluxgate "$FLUXGATE_BIN" --publisher "$bin/publish" --python "$venv/bin/python" "$@"
