@@ -126,6 +126,17 @@ async def main():
         except socketio.exceptions.ConnectionError:
             await asyncio.sleep(0.2)
             continue
+        except Exception as error:
+            # python-engineio 4.x fails with TypeError when the server closes the WebSocket
+            # before the OPEN packet (a server refusing the session after the upgrade: a stopping
+            # hub racing the upgrade, or the session cap); the JavaScript client just retries.
+            out("CONNECT_FAILED", repr(error))
+            try:
+                await sio.eio.disconnect(abort=True)
+            except Exception:
+                pass
+            await asyncio.sleep(0.2)
+            continue
         out("SESSION", session["pid"] or "", "recovered=" + ("true" if session["recovered"] else "false"), url)
         if not session["recovered"]:
             for payload in args.subscribe:
