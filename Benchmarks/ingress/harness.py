@@ -87,6 +87,8 @@ def main():
     ap.add_argument("--ingress-protocol", default="5", choices=["5", "3.1.1"],
                     help="MQTT version of the fluxgate ingress (A); B and C use 3.1.1")
     ap.add_argument("--perf", action="store_true", help="perf record the ingress (A) runs into the work directory (implies --keep)")
+    ap.add_argument("--perf-broker", action="store_true",
+                    help="perf record mosquitto during every contender's drain into the work directory (implies --keep)")
     args = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="fluxgate-ingress-bench.")
@@ -96,7 +98,7 @@ def main():
     finally:
         for p in reversed(started):
             stop(p, grace=10)
-        if not args.keep and not args.perf:
+        if not args.keep and not args.perf and not args.perf_broker:
             shutil.rmtree(work, ignore_errors=True)
 
 
@@ -198,6 +200,11 @@ def run(args, work):
             if args.perf and c == "A":
                 profiler = spawn(["perf", "record", "-F", "499", "-g", "-o", os.path.join(work, "perf-a-%d.data" % (rnd + 1)),
                                   "-p", str(procs[0].pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            broker_profiler = None
+            if args.perf_broker:
+                broker_profiler = spawn(["perf", "record", "-F", "499", "-g",
+                                         "-o", os.path.join(work, "perf-broker-%s-%d.data" % (c.lower(), rnd + 1)),
+                                         "-p", str(broker.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             n = base
             deadline = t_start + args.timeout
             # C: mosquitto_sub's stdout is block-buffered, so the last few lines reach kcat only
@@ -235,9 +242,10 @@ def run(args, work):
                         count, (n - base) / count if count else 0, total / count * 1e3 if count else 0)
             broker_cpu, kafka_cpu = cpu_seconds(broker.pid) - broker_cpu0, cpu_seconds(kafka.pid) - kafka_cpu0
             stop_all(procs)
-            if profiler:
-                profiler.send_signal(signal.SIGINT)
-                profiler.wait(60)
+            for prof in (profiler, broker_profiler):
+                if prof:
+                    prof.send_signal(signal.SIGINT)
+                    prof.wait(60)
             done = n - base
             # From the first record in Kafka to the last: the drain rate without start-up.
             drain = (time.time() if t_first is None else t_first) - t_start

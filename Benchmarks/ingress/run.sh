@@ -6,6 +6,7 @@
 #     --rate R (5000) --rate-seconds S (20)    --timeout S (300 per contender run)
 #     --contenders A,B,C      --keep (keep the work directory with the logs)
 #     --ingress-protocol 5|3.1.1 (A's MQTT version; B and C use 3.1.1)
+#     --perf (perf record A) --perf-broker (perf record mosquitto during each drain; both keep the work directory)
 #
 # Builds `fluxgate` in release (scratch path .build-bench; FLUXGATE_BIN=<path> skips the build),
 # compiles the C publisher, creates Benchmarks/.venv with paho-mqtt and confluent-kafka if missing,
