@@ -162,36 +162,39 @@ enum JSONWriter {
         }
     }
 
+    /// Escapes as `JSON.stringify` does. Runs of characters that need no escape are appended
+    /// as one slice (appending scalar by scalar to a `UnicodeScalarView` cost about a third of
+    /// the hub's CPU at 5,000 events/s).
     static func writeString(_ string: String, into out: inout String) {
         out += "\""
-        var pending = Substring.UnicodeScalarView()
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": flush(&pending, &out); out += "\\\""
-            case "\\": flush(&pending, &out); out += "\\\\"
-            case "\n": flush(&pending, &out); out += "\\n"
-            case "\r": flush(&pending, &out); out += "\\r"
-            case "\t": flush(&pending, &out); out += "\\t"
-            case "\u{08}": flush(&pending, &out); out += "\\b"
-            case "\u{0C}": flush(&pending, &out); out += "\\f"
-            default:
-                if scalar.value < 0x20 {
-                    flush(&pending, &out)
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    pending.append(scalar)
-                }
+        let utf8 = string.utf8
+        var runStart = utf8.startIndex
+        var index = runStart
+        while index != utf8.endIndex {
+            let byte = utf8[index]
+            // Bytes of multi-byte UTF-8 sequences are all >= 0x80: escapes are ASCII only, so
+            // every run boundary is a scalar boundary.
+            if byte >= 0x20 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") {
+                utf8.formIndex(after: &index)
+                continue
             }
+            out += string[runStart..<index]
+            switch byte {
+            case UInt8(ascii: "\""): out += "\\\""
+            case UInt8(ascii: "\\"): out += "\\\\"
+            case UInt8(ascii: "\n"): out += "\\n"
+            case UInt8(ascii: "\r"): out += "\\r"
+            case UInt8(ascii: "\t"): out += "\\t"
+            case 0x08: out += "\\b"
+            case 0x0C: out += "\\f"
+            default:
+                let hex = String(byte, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            }
+            utf8.formIndex(after: &index)
+            runStart = index
         }
-        flush(&pending, &out)
+        out += string[runStart..<index]
         out += "\""
-    }
-
-    private static func flush(_ pending: inout Substring.UnicodeScalarView, _ out: inout String) {
-        if !pending.isEmpty {
-            out += String(pending)
-            pending.removeAll(keepingCapacity: true)
-        }
     }
 }
