@@ -8,8 +8,6 @@ public struct WindowingError: Error, Sendable, Hashable, CustomStringConvertible
         public var description: String { rawValue }
         /// The changelog could not be read; the stage cannot restore its state.
         public static let restoreFailed = Code("windowing.restore-failed")
-        /// A snapshot could not be encoded.
-        public static let snapshotFailed = Code("windowing.snapshot-failed")
         /// Kafka refused an output or snapshot as too large; retrying cannot help.
         public static let recordTooLarge = Code("windowing.record-too-large")
     }
