@@ -30,7 +30,7 @@ import Testing
         let first = take(&state)
         #expect(state.plan(now: now).canRead)  // read-ahead while the application works
         _ = state.deliver(messages(2), now: now, acknowledger: acknowledger)
-        #expect(state.plan(now: now).canRead)  // a waiting batch does not stop the read-ahead
+        #expect(!state.plan(now: now).canRead)  // one batch waits: read no further
         let second = take(&state)
         #expect(state.plan(now: now).canRead)
         #expect(state.plan(now: now).readAheadEnds == now + .seconds(1))
@@ -62,23 +62,6 @@ import Testing
         #expect(state.acknowledge(batch: batch!.id) == false)  // from the old connection: no effect
         _ = state.deliver(messages(1), now: .now, acknowledger: acknowledger)
         #expect(!state.canWrite)
-    }
-
-    @Test func bufferLimitEndsTheReadAhead() {
-        var state = ClientState(deferred: true, bufferLimit: 6, maxReadAhead: .seconds(1))
-        state.connected()
-        let now = ContinuousClock.now
-        _ = state.deliver(messages(3), now: now, acknowledger: acknowledger)
-        let first = take(&state)
-        _ = state.deliver(messages(2), now: now, acknowledger: acknowledger)
-        #expect(state.plan(now: now).canRead)  // 5 held, limit 6
-        _ = state.deliver(messages(1), now: now, acknowledger: acknowledger)
-        #expect(!state.plan(now: now).canRead)  // 6 held (3 unacknowledged, 3 buffered)
-        let second = take(&state)
-        #expect(!state.plan(now: now).canRead)  // taking a batch frees nothing: still unacknowledged
-        #expect(state.acknowledge(batch: first!.id) == true)  // the waiting loop is woken
-        #expect(state.plan(now: now).canRead)
-        _ = second
     }
 
     @Test func bufferLimitStopsReading() {
