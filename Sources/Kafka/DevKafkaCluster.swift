@@ -199,7 +199,9 @@ public final class DevKafkaCluster: Sendable {
 
     /// Sets `TCP_NODELAY` on the brokers' listening sockets (see ``MockBrokerSockets``), so the
     /// dev cluster answers as promptly as real brokers do. Done again when a broker comes back
-    /// up, in case the mock opened a new listener.
+    /// up, in case the mock opened a new listener; that is best effort (a client may reconnect
+    /// before it runs: one such connection was seen without TCP_NODELAY in CI), so connections
+    /// made after fault injection may answer as slowly as the mock alone.
     private func disableNagle() {
         let ports = MockBrokerSockets.ports(of: bootstrapServers)
         let changed = MockBrokerSockets.disableNagle(onListenersAt: ports)
