@@ -94,15 +94,21 @@ final class DeliveryBatch: @unchecked Sendable {
     /// Fails every record that has no outcome yet (shutdown gave up on them). On the poll
     /// thread, once no sender is enqueuing and no delivery report will come.
     func failRemaining(_ error: KafkaError) {
-        let written = min(claimed.load(ordering: .acquiring), count)
-        guard written < count else { return }
-        var done = [Bool](repeating: false, count: count)
-        for position in 0..<written {
-            done[log[position].index] = true
-        }
-        for index in 0..<count where !done[index] {
+        guard claimed.load(ordering: .acquiring) < count else { return }
+        let positions = positionsByIndex()
+        for index in 0..<count where positions[index] < 0 {
             fail(index, error)
         }
+    }
+
+    /// Where each record's entry is in the log, by record index (-1: no outcome yet). Small, so
+    /// building it stays in cache.
+    private func positionsByIndex() -> [Int] {
+        var positions = [Int](repeating: -1, count: count)
+        for position in 0..<min(claimed.load(ordering: .acquiring), count) {
+            positions[log[position].index] = position
+        }
+        return positions
     }
 
     private func complete(_ entry: Entry) {
@@ -133,11 +139,7 @@ final class DeliveryBatch: @unchecked Sendable {
 
     /// The outcomes as results, in the order of `records`; call after `wait()`.
     func results(for records: [KafkaProducerRecord]) -> [Result<KafkaDeliveryReport, KafkaError>] {
-        // Where each record's entry is in the log (small, so building it stays in cache).
-        var positions = [Int](repeating: -1, count: count)
-        for position in 0..<min(claimed.load(ordering: .acquiring), count) {
-            positions[log[position].index] = position
-        }
+        let positions = positionsByIndex()
         let failures = lock.withLock { self.failures }
         return (0..<count).map { index in
             let position = positions[index]

@@ -45,11 +45,7 @@ struct PartitionState: Sendable {
     mutating func restoreDevice(_ device: DeviceID, from bytes: [UInt8], now: Int64) throws(StateDecodingError)
         -> (appliedThrough: Int64, outputs: [WindowingOutput])
     {
-        var reader = StateReader(bytes)
-        let format = try reader.byte()
-        guard format == StateRecords.format else {
-            throw StateDecodingError("format \(format), expected \(StateRecords.format)")
-        }
+        var reader = try StateRecords.reader(bytes)
         do throws(StateDecodingError) {
             let appliedThrough = try reader.signed()
             var outputs = try aggregator.restoreState(of: device, from: &reader).map(WindowingOutput.stats)
@@ -88,11 +84,7 @@ struct PartitionRecord: Sendable, Hashable {
 
     /// Decodes a partition record; throws for another format or corrupt bytes.
     static func decode(_ bytes: [UInt8]) throws(StateDecodingError) -> PartitionRecord {
-        var reader = StateReader(bytes)
-        let format = try reader.byte()
-        guard format == StateRecords.format else {
-            throw StateDecodingError("format \(format), expected \(StateRecords.format)")
-        }
+        var reader = try StateRecords.reader(bytes)
         func field() throws(StateDecodingError) -> Int64? {
             switch try reader.byte() {
             case 0: return nil
@@ -118,10 +110,26 @@ enum StateRecords {
     /// longer read: such a partition starts empty from its committed offset.
     static let format: UInt8 = 2
 
+    /// A reader positioned after the format byte of a changelog value; throws for another format.
+    static func reader(_ bytes: [UInt8]) throws(StateDecodingError) -> StateReader {
+        var reader = StateReader(bytes)
+        let found = try reader.byte()
+        guard found == format else { throw StateDecodingError("format \(found), expected \(format)") }
+        return reader
+    }
+
     /// A parsed changelog key.
     enum Key: Sendable, Hashable {
         case partition(topic: String, partition: Int)
         case device(topic: String, partition: Int, device: DeviceID)
+
+        /// The key of the partition record this key belongs to.
+        var partitionKey: String {
+            switch self {
+            case .partition(let topic, let partition), .device(let topic, let partition, _):
+                StateRecords.partitionKey(topic: topic, partition: partition)
+            }
+        }
     }
 
     static func partitionKey(topic: String, partition: Int) -> String { "\(topic)/\(partition)" }

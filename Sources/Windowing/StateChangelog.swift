@@ -68,12 +68,8 @@ struct StateChangelog: Sendable {
                         // An empty value is a tombstone.
                         let value = record.value.isEmpty ? nil : record.value
                         switch key {
-                        case .partition(let topic, let partition):
-                            stored[StateRecords.partitionKey(topic: topic, partition: partition), default: StoredPartition()]
-                                .partition = value
-                        case .device(let topic, let partition, let device):
-                            stored[StateRecords.partitionKey(topic: topic, partition: partition), default: StoredPartition()]
-                                .devices[device] = value
+                        case .partition: stored[key.partitionKey, default: StoredPartition()].partition = value
+                        case .device(_, _, let device): stored[key.partitionKey, default: StoredPartition()].devices[device] = value
                         }
                     }
                     if record.offset >= last {

@@ -30,7 +30,7 @@ extension AlertEvaluator {
             let state = ruleStates[name, default: RuleState()]
             let rule = rules.first { $0.name == name }
             writer.string(name)
-            writer.fixed64(rule.map(Self.fingerprint) ?? 0)
+            writer.fixed64(ruleFingerprints[name] ?? 0)
             switch state.phase {
             case .inactive:
                 writer.byte(0)
@@ -93,19 +93,22 @@ extension AlertEvaluator {
             state.lastValue = try reader.double()
             state.lastObserved = try reader.double()
             state.lastArrival = try reader.signed()
-            if rules.contains(where: { $0.name == name && Self.fingerprint($0) == fingerprint }) {
+            if ruleFingerprints[name] == fingerprint {
                 restored[name] = state
             } else if case .active(let id, _, _, let ackedBy) = state.phase, let closing {
                 output.append(
-                    AlertTransition(
+                    Self.ruleGoneTransition(
                         id: id, device: device, rule: name, metric: closing.metric, severity: closing.severity,
-                        state: .cleared, value: state.lastObserved.isNaN ? closing.clearLevel : state.lastObserved,
-                        threshold: closing.clearLevel, ts: ts, message: "rule \(name) was changed or removed; alert closed",
-                        ackedBy: ackedBy))
+                        clearLevel: closing.clearLevel, lastObserved: state.lastObserved, ackedBy: ackedBy, ts: ts))
             }
         }
         states[device] = restored.isEmpty ? nil : restored
         return output.sorted { $0.rule < $1.rule }
+    }
+
+    /// ``fingerprint(_:)`` by rule name (the first rule of a name, as `encodeState` looks them up).
+    static func fingerprints(of rules: [AlertRule]) -> [String: UInt64] {
+        Dictionary(rules.map { ($0.name, fingerprint($0)) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// A fingerprint of a rule's definition, stable across processes: FNV-1a 64 over its fields.

@@ -33,12 +33,28 @@ public struct AlertEvaluator: Sendable, Codable {
     }
 
     /// The rules, in file order.
-    public private(set) var rules: [AlertRule]
+    public private(set) var rules: [AlertRule] {
+        didSet { ruleFingerprints = Self.fingerprints(of: rules) }
+    }
     var states: [DeviceID: [String: RuleState]] = [:]
+    /// ``fingerprint(_:)`` of each rule, by name: computed when the rules are set, not for every
+    /// device whose state is written or restored.
+    private(set) var ruleFingerprints: [String: UInt64] = [:]
 
     /// Creates an evaluator with no history.
     public init(rules: [AlertRule]) {
         self.rules = rules
+        self.ruleFingerprints = Self.fingerprints(of: rules)
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case rules, states
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(rules: try container.decode([AlertRule].self, forKey: .rules))
+        self.states = try container.decode([DeviceID: [String: RuleState]].self, forKey: .states)
     }
 
     /// Switches to new rules, e.g. after restoring a snapshot taken under an older rules file.
@@ -52,11 +68,10 @@ public struct AlertEvaluator: Sendable, Codable {
             for rule in rules where !newRules.contains(rule) {
                 guard let state = deviceStates.removeValue(forKey: rule.name) else { continue }
                 if case .active(let id, _, _, let ackedBy) = state.phase {
-                    var cleared = transition(
-                        rule, device, id: id, state: .cleared, value: state.lastObserved.isNaN ? rule.clearLevel : state.lastObserved,
-                        threshold: rule.clearLevel, ts: ts, message: "rule \(rule.name) was changed or removed; alert closed")
-                    cleared.ackedBy = ackedBy
-                    output.append(cleared)
+                    output.append(
+                        Self.ruleGoneTransition(
+                            id: id, device: device, rule: rule.name, metric: rule.metric, severity: rule.severity,
+                            clearLevel: rule.clearLevel, lastObserved: state.lastObserved, ackedBy: ackedBy, ts: ts))
                 }
             }
             states[device] = deviceStates
@@ -245,6 +260,18 @@ public struct AlertEvaluator: Sendable, Codable {
             id: id, device: device, rule: rule.name, metric: rule.metric, severity: rule.severity, state: state,
             value: value,
             threshold: threshold, ts: ts, message: message)
+    }
+
+    /// The `cleared` transition of an active alert whose rule was changed or removed (by
+    /// ``replaceRules(_:at:)``, or found so when a device's state is restored).
+    static func ruleGoneTransition(
+        id: String, device: DeviceID, rule: String, metric: String?, severity: Severity, clearLevel: Double,
+        lastObserved: Double, ackedBy: String?, ts: Int64
+    ) -> AlertTransition {
+        AlertTransition(
+            id: id, device: device, rule: rule, metric: metric, severity: severity, state: .cleared,
+            value: lastObserved.isNaN ? clearLevel : lastObserved, threshold: clearLevel, ts: ts,
+            message: "rule \(rule) was changed or removed; alert closed", ackedBy: ackedBy)
     }
 
     static func format(_ value: Double) -> String {
