@@ -6,11 +6,34 @@ import Darwin
 
 /// Loopback port helpers for fixtures that start servers.
 public enum FreePort {
-    /// Returns a TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released).
-    ///
-    /// Another process may take it before the caller binds it; callers that start a server on it
-    /// should treat "address in use" as retryable.
+    /// Returns a TCP port on 127.0.0.1 for a server the caller starts (in this process or a
+    /// child), free right now and reserved for this process: outside the kernel's ephemeral range,
+    /// so that no port-0 bind and no outgoing connection takes it before the server binds it or
+    /// while a restarted server is down, and never handed out twice (see ``PortReservation``).
+    /// Where the ephemeral range leaves no room, the kernel picks it (bound to port 0, released),
+    /// and another process may take it first.
     public static func next() throws(FixtureError) -> Int {
+        if let port = PortReservation.next(isFree: { isBindable(port: $0) }) { return port }
+        for _ in 0..<100 {
+            let port = try kernelPick()
+            if PortReservation.recordKernelPort(port) { return port }
+        }
+        throw FixtureError(code: "no-free-port", message: "the kernel kept handing out ports this process already used")
+    }
+
+    /// Whether 127.0.0.1:`port` can be bound right now (nothing bound to it, no connection on it).
+    static func isBindable(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = loopbackAddress(port: port)
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
+    }
+
+    /// A port the kernel picks for a bind to port 0 (in the ephemeral range), released at once.
+    static func kernelPick() throws(FixtureError) -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw FixtureError(code: "socket-failed", message: "socket() failed: errno \(errno)") }
         defer { close(fd) }
