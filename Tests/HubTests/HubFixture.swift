@@ -6,6 +6,7 @@ import Observability
 import Prometheus
 import ServiceLifecycle
 import SocketIO
+import Synchronization
 import Telemetry
 import Testing
 
@@ -78,22 +79,61 @@ func withHubs(
     for index in 0..<count {
         var configuration = try testHubConfiguration(kafka, instanceID: "test-\(index)")
         configure(&configuration)
+        let hub = try RunningHub(configuration)
+        hubs.append(hub)
+        services.append(contentsOf: hub.hub.services)
+    }
+    try await withServices(services, readyHubs: hubs) { try await body(kafka, hubs) }
+}
+
+extension RunningHub {
+    /// A hub built with `configuration` (not started).
+    init(_ configuration: HubConfiguration) throws {
         let readiness = Readiness()
         let routes = ObservabilityRoutes(registry: PrometheusCollectorRegistry(), readiness: readiness)
-        let hub = try Hub(configuration: configuration, observability: routes, logger: testLogger)
-        hubs.append(RunningHub(hub: hub, port: configuration.httpPort, readiness: readiness))
-        services.append(contentsOf: hub.services)
+        self.init(
+            hub: try Hub(configuration: configuration, observability: routes, logger: testLogger), port: configuration.httpPort,
+            readiness: readiness)
     }
+}
+
+/// How a service group's run ended, once it has (set from its task, read while waiting).
+private final class GroupOutcome: Sendable {
+    private let ended = Mutex<String?>(nil)
+    func record(_ outcome: String) { ended.withLock { $0 = outcome } }
+    var outcome: String? { ended.withLock { $0 } }
+}
+
+/// Runs `services` in a service group while `body` runs, after waiting until every hub of
+/// `readyHubs` is ready and listening; then shuts the group down gracefully (also when `body`
+/// throws). A group that stops before its hubs are ready (a hub that cannot bind its port, a
+/// service that throws) fails at once with its error, instead of after the readiness timeout.
+func withServices(
+    _ services: [any Service], readyHubs: [RunningHub] = [], _ body: () async throws -> Void
+) async throws {
     let group = ServiceGroup(services: services, gracefulShutdownSignals: [], logger: testLogger)
+    let outcome = GroupOutcome()
     try await withThrowingTaskGroup(of: Void.self) { tasks in
-        tasks.addTask { try await group.run() }
+        tasks.addTask {
+            do {
+                try await group.run()
+                outcome.record("returned without an error")
+            } catch {
+                outcome.record("threw \(error)")
+                throw error
+            }
+        }
         do {
-            for hub in hubs {
-                try await waitUntil(timeout: .seconds(90), "hub ready and listening") {
-                    hub.readiness.isReady && FreePort.isAccepting(port: hub.port)
+            for hub in readyHubs {
+                try await waitUntil(timeout: .seconds(90), "hub on port \(hub.port) ready and listening") {
+                    if let ended = outcome.outcome {
+                        throw FixtureError(
+                            code: "hub-stopped", message: "the service group of the hub on port \(hub.port) \(ended) before it was ready")
+                    }
+                    return hub.readiness.isReady && FreePort.isAccepting(port: hub.port)
                 }
             }
-            try await body(kafka, hubs)
+            try await body()
         } catch {
             await group.triggerGracefulShutdown()
             try? await tasks.waitForAll()
@@ -125,19 +165,7 @@ func testHubConfiguration(_ kafka: KafkaFixture, instanceID: String, port: Int? 
 func withKafka(_ body: (KafkaFixture) async throws -> Void) async throws {
     let kafka = try KafkaFixture()
     defer { kafka.cluster.shutdown() }
-    let group = ServiceGroup(services: [kafka.producer], gracefulShutdownSignals: [], logger: testLogger)
-    try await withThrowingTaskGroup(of: Void.self) { tasks in
-        tasks.addTask { try await group.run() }
-        do {
-            try await body(kafka)
-        } catch {
-            await group.triggerGracefulShutdown()
-            try? await tasks.waitForAll()
-            throw error
-        }
-        await group.triggerGracefulShutdown()
-        try await tasks.waitForAll()
-    }
+    try await withServices([kafka.producer]) { try await body(kafka) }
 }
 
 /// Runs one hub with `configuration` while `body` runs, then stops it gracefully (its
@@ -145,27 +173,8 @@ func withKafka(_ body: (KafkaFixture) async throws -> Void) async throws {
 func withHub(
     _ kafka: KafkaFixture, _ configuration: HubConfiguration, _ body: (RunningHub) async throws -> Void
 ) async throws {
-    let readiness = Readiness()
-    let routes = ObservabilityRoutes(registry: PrometheusCollectorRegistry(), readiness: readiness)
-    let hub = RunningHub(
-        hub: try Hub(configuration: configuration, observability: routes, logger: testLogger), port: configuration.httpPort,
-        readiness: readiness)
-    let group = ServiceGroup(services: hub.hub.services, gracefulShutdownSignals: [], logger: testLogger)
-    try await withThrowingTaskGroup(of: Void.self) { tasks in
-        tasks.addTask { try await group.run() }
-        do {
-            try await waitUntil(timeout: .seconds(90), "hub ready and listening") {
-                hub.readiness.isReady && FreePort.isAccepting(port: hub.port)
-            }
-            try await body(hub)
-        } catch {
-            await group.triggerGracefulShutdown()
-            try? await tasks.waitForAll()
-            throw error
-        }
-        await group.triggerGracefulShutdown()
-        try await tasks.waitForAll()
-    }
+    let hub = try RunningHub(configuration)
+    try await withServices(hub.hub.services, readyHubs: [hub]) { try await body(hub) }
 }
 
 /// Polls `condition` every 20 ms until it holds; fails after `timeout`.

@@ -94,16 +94,7 @@ struct HubRecoveryTests {
         #expect(lost.isEmpty, "no history-lost after a recovery: \(lost)")
     }
 
-    // This test once failed intermittently in the full parallel suite (#6): the client reconnected
-    // while the stopping hub's Socket.IO server had already closed its sessions but its HTTP
-    // server still accepted connections, got `recovered=true` from that hub and then nothing
-    // more (the WebSocket outlived the hub). The SocketIO server now refuses new sessions once
-    // it has shut down (`SocketIOServer.shutDown()`). In the clean-clone CI run after that fix
-    // the test failed once more, differently: the client reported connection errors and no step
-    // completed within 20 s. Until that is understood it runs only with FLUXGATE_FLAKY_TESTS=1.
-    @Test(
-        "hub restarted mid-stream, twice: the client gets every missed event once, in order, then live ones",
-        .enabled(if: ProcessInfo.processInfo.environment["FLUXGATE_FLAKY_TESTS"] == "1"))
+    @Test("hub restarted mid-stream, twice: the client gets every missed event once, in order, then live ones")
     func restartedHub() async throws {
         try await withKafka { kafka in
             let configuration = try testHubConfiguration(kafka, instanceID: "recovery-a")

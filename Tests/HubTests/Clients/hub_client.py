@@ -9,12 +9,20 @@ Options:
   --note DEVICE TEXT             send a note after subscribing
   --transport websocket|polling  (default: both, polling first, as browsers do)
   --duration S                   exit after S seconds (default 60)
+  --connect-timeout S            how long one connect attempt waits for the server's CONNECT answer
+                                 (default 30; python-socketio's own default is 1 s, far below the
+                                 time a hub may take to find a session and replay what was missed,
+                                 docs/hub.md recoveryTimeout; the JavaScript client waits for it
+                                 without a limit: its 20 s `timeout` covers the Engine.IO open only)
 Connection state recovery (python-socketio 5.x keeps no pid/offset itself, so this script does
 what the official JavaScript client does):
   --recover                      remember the CONNECT `pid` and the last event offset (the last
                                  argument of broadcasts); after a disconnect, reconnect with
                                  auth {pid, offset}; prints SESSION <pid> recovered=<true|false>
-                                 after every connect; subscribes again when not recovered
+                                 [<seconds> <url>] after every connect; subscribes again when not
+                                 recovered;
+                                 a failed attempt prints CONNECT_FAILED <url> <seconds> <reason>
+                                 and is retried every 0.2 s until --duration
   --reconnect-url URL            where to reconnect (repeatable, tried in turn; default: url)
   --drop-file PATH               when PATH exists, drop the connection once (network loss)
   --resume-file PATH             after a disconnect, wait until PATH exists before reconnecting
@@ -45,6 +53,7 @@ async def main():
     parser.add_argument("--note", nargs=2)
     parser.add_argument("--transport")
     parser.add_argument("--duration", type=float, default=60)
+    parser.add_argument("--connect-timeout", type=float, default=30)
     parser.add_argument("--recover", action="store_true")
     parser.add_argument("--reconnect-url", action="append", default=[])
     parser.add_argument("--drop-file")
@@ -87,7 +96,9 @@ async def main():
         return value
 
     try:
-        await sio.connect(args.url, auth=recovery_auth() if args.recover or args.pid else auth, transports=transports, wait_timeout=10)
+        await sio.connect(
+            args.url, auth=recovery_auth() if args.recover or args.pid else auth, transports=transports,
+            wait_timeout=args.connect_timeout)
     except socketio.exceptions.ConnectionError as error:
         out("REFUSED", json.dumps(str(error)))
         await asyncio.sleep(0.2)
@@ -121,27 +132,31 @@ async def main():
         sio = Client(reconnection=False)
         install_handlers(sio, args, session, pending)
         url = next(urls)
+        started = loop.time()
         try:
-            await sio.connect(url, auth=recovery_auth(), transports=transports, wait_timeout=5)
-        except socketio.exceptions.ConnectionError:
-            await asyncio.sleep(0.2)
-            continue
+            await sio.connect(url, auth=recovery_auth(), transports=transports, wait_timeout=args.connect_timeout)
         except Exception as error:
-            # python-engineio 4.x fails with TypeError when the server closes the WebSocket
-            # before the OPEN packet (a server refusing the session after the upgrade: a stopping
-            # hub racing the upgrade, or the session cap); the JavaScript client just retries.
-            out("CONNECT_FAILED", repr(error))
+            # Every failure is printed (the test shows these lines when it fails): "Connection
+            # error" while no hub listens (or a stopping hub refuses the handshake), "Unexpected
+            # connection error" when no CONNECT answer came within --connect-timeout, and the
+            # TypeError python-engineio 4.x raises when the server closes the WebSocket before the
+            # OPEN packet (a stopping hub racing the upgrade). The JavaScript client retries too.
+            out("CONNECT_FAILED", url, "%.1f" % (loop.time() - started), repr(error))
             try:
                 await sio.eio.disconnect(abort=True)
             except Exception:
                 pass
             await asyncio.sleep(0.2)
             continue
-        out("SESSION", session["pid"] or "", "recovered=" + ("true" if session["recovered"] else "false"), url)
+        out("SESSION", session["pid"] or "", "recovered=" + ("true" if session["recovered"] else "false"),
+            "%.1fs" % (loop.time() - started), url)
         if not session["recovered"]:
             for payload in args.subscribe:
-                answer = await sio.call("subscribe", json.loads(payload), timeout=10)
-                out("ACK", "subscribe", json.dumps(answer))
+                try:
+                    answer = await sio.call("subscribe", json.loads(payload), timeout=args.connect_timeout)
+                    out("ACK", "subscribe", json.dumps(answer))
+                except Exception as error:
+                    out("ACK_ERROR", "subscribe", repr(error))
     if sio.connected:
         await sio.disconnect()
     return 0
