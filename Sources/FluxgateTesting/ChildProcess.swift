@@ -13,6 +13,14 @@ import Darwin
 /// The process is SIGKILLed when the last reference goes away while it still runs, so a failing
 /// test does not leave it behind. Signals are sent only while the process has not been reaped, so
 /// a recycled pid is never hit.
+///
+/// Children are started with `posix_spawn` directly, not Foundation's `Process`: on Linux (Swift
+/// 6.3.1) `Process.run()` lists `/proc/self/fd` with a 256-byte copy of every `dirent`, which reads
+/// past glibc's buffer and crashed the test process (SIGSEGV in `memcpy` under `Process.run()`,
+/// swift-corelibs-foundation#5472) in the full parallel suite, where the process holds hundreds of
+/// descriptors. Descriptors other than 0-2 are closed in the child
+/// (`posix_spawn_file_actions_addclosefrom_np`), the child gets its own process group and default
+/// signal handling, as with `Process`.
 public final class ChildProcess: Sendable {
     /// Where the child's standard output and error go.
     public enum Output: Sendable {
@@ -24,7 +32,7 @@ public final class ChildProcess: Sendable {
         case file(String)
     }
 
-    /// The shared state, in a class so that the termination and output handlers can hold it.
+    /// The shared state, in a class so that the waiter and output threads can hold it.
     private final class StateBox: Sendable {
         let mutex = Mutex(State())
         func withLock<R>(_ body: (inout State) -> R) -> R { mutex.withLock { body(&$0) } }
@@ -40,19 +48,17 @@ public final class ChildProcess: Sendable {
     public let pid: Int32
     /// The executable path, for messages.
     public let executable: String
-    private let process: SendableProcess
     private let state: StateBox
 
-    private init(process: SendableProcess, executable: String, state: StateBox) {
-        self.process = process
-        self.pid = process.value.processIdentifier
+    private init(pid: Int32, executable: String, state: StateBox) {
+        self.pid = pid
         self.executable = executable
         self.state = state
     }
 
     deinit {
-        if state.withLock({ $0.exitStatus == nil }) {
-            _ = posixKill(pid, SIGKILL)
+        state.withLock { state in
+            if state.exitStatus == nil { _ = posixKill(pid, SIGKILL) }
         }
     }
 
@@ -71,56 +77,88 @@ public final class ChildProcess: Sendable {
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             throw FixtureError(code: "spawn-failed", message: "\(executable) is not an executable file; install it or fix the path")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        let state = StateBox()
-        var pipes: (Pipe, Pipe)?
+        func failed(_ what: String, _ code: Int32) -> FixtureError {
+            FixtureError(code: "spawn-failed", message: "cannot start \(executable): \(what): \(String(cString: strerror(code)))")
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        // Read ends (parent) and write ends (child) of the capture pipes.
+        var pipes: (stdout: [Int32], stderr: [Int32])?
         switch output {
         case .capture:
-            let out = Pipe()
-            let err = Pipe()
-            process.standardOutput = out
-            process.standardError = err
+            var out: [Int32] = [-1, -1]
+            var err: [Int32] = [-1, -1]
+            guard Glibc2.pipe2(&out, O_CLOEXEC) == 0 else { throw failed("pipe", errno) }
+            guard Glibc2.pipe2(&err, O_CLOEXEC) == 0 else {
+                let code = errno
+                out.forEach { close($0) }
+                throw failed("pipe", code)
+            }
+            posix_spawn_file_actions_adddup2(&actions, out[1], 1)
+            posix_spawn_file_actions_adddup2(&actions, err[1], 2)
             pipes = (out, err)
         case .discard:
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
+            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
         case .file(let path):
-            if !FileManager.default.fileExists(atPath: path) {
-                _ = FileManager.default.createFile(atPath: path, contents: nil)
-            }
-            guard let handle = FileHandle(forWritingAtPath: path) else {
-                throw FixtureError(code: "spawn-failed", message: "cannot open \(path) for the output of \(executable)")
-            }
-            handle.seekToEndOfFile()
-            process.standardOutput = handle
-            process.standardError = handle
+            posix_spawn_file_actions_addopen(&actions, 1, path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
         }
-        process.standardInput = FileHandle.nullDevice
-        process.terminationHandler = { finished in
-            let status = finished.terminationStatus
-            state.withLock { $0.exitStatus = status }
+        guard Glibc2.addCloseFrom(&actions, 3) == 0 else { throw failed("posix_spawn_file_actions_addclosefrom_np", errno) }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        var allSignals = sigset_t()
+        sigfillset(&allSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        posix_spawnattr_setsigdefault(&attributes, &allSignals)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
+
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        if let pipes { close(pipes.stdout[1]); close(pipes.stderr[1]) }
+        guard result == 0 else {
+            if let pipes { close(pipes.stdout[0]); close(pipes.stderr[0]) }
+            throw failed("posix_spawn", result)
         }
-        do {
-            try process.run()
-        } catch {
-            throw FixtureError(code: "spawn-failed", message: "cannot start \(executable): \(error)")
+        let state = StateBox()
+        if let pipes {
+            drain(pipes.stdout[0]) { data in state.withLock { $0.stdout.append(data) } }
+            drain(pipes.stderr[0]) { data in state.withLock { $0.stderr.append(data) } }
         }
-        if let (out, err) = pipes {
-            drain(out.fileHandleForReading) { data in state.withLock { $0.stdout.append(data) } }
-            drain(err.fileHandleForReading) { data in state.withLock { $0.stderr.append(data) } }
-        }
-        return ChildProcess(process: SendableProcess(value: process), executable: executable, state: state)
+        reap(pid, state)
+        return ChildProcess(pid: pid, executable: executable, state: state)
     }
 
-    /// Reads `handle` to its end on a dedicated thread with blocking reads. (Foundation's
-    /// `readabilityHandler` runs on libdispatch sources, and with many short-lived children one
-    /// crashed libdispatch's manager thread in CI when a source outlived its descriptor.)
-    private static func drain(_ handle: FileHandle, _ append: @escaping @Sendable (Data) -> Void) {
+    /// Waits for the child on a dedicated thread: first without reaping it (`WNOWAIT`), then reaps
+    /// it and records the status under the lock, so that ``send(signal:)`` never signals a pid that
+    /// may have been recycled. The status is the exit code, or the signal that ended the child.
+    private static func reap(_ pid: pid_t, _ state: StateBox) {
         let thread = Thread {
-            let descriptor = handle.fileDescriptor
+            var info = siginfo_t()
+            while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) != 0, errno == EINTR {}
+            state.withLock { state in
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) < 0, errno == EINTR {}
+                let signal = status & 0x7f
+                state.exitStatus = signal == 0 ? (status >> 8) & 0xff : signal
+            }
+        }
+        thread.name = "child-reaper"
+        thread.start()
+    }
+
+    /// Reads `descriptor` to its end on a dedicated thread with blocking reads, then closes it.
+    private static func drain(_ descriptor: Int32, _ append: @escaping @Sendable (Data) -> Void) {
+        let thread = Thread {
             var buffer = [UInt8](repeating: 0, count: 64 * 1024)
             while true {
                 let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
@@ -132,7 +170,7 @@ public final class ChildProcess: Sendable {
                     break  // end of file (every writer closed) or an error
                 }
             }
-            try? handle.close()
+            close(descriptor)
         }
         thread.name = "child-output"
         thread.start()
@@ -207,11 +245,6 @@ public final class ChildProcess: Sendable {
     }
 }
 
-/// `Process` is used only through its thread-safe parts (pid, run once, termination handler).
-private struct SendableProcess: @unchecked Sendable {
-    let value: Process
-}
-
 /// Splits a byte stream into lines.
 struct LineBuffer {
     private(set) var lines: [String] = []
@@ -236,4 +269,32 @@ func posixKill(_ pid: Int32, _ signal: Int32) -> Int32 {
     #else
     Darwin.kill(pid, signal)
     #endif
+}
+
+/// glibc functions Swift does not import (declared under `_GNU_SOURCE`/`__USE_MISC`), looked up
+/// by name; both exist since glibc 2.34 (Debian 12 has 2.36).
+private enum Glibc2 {
+    private typealias Pipe2 = @convention(c) (UnsafeMutablePointer<Int32>?, Int32) -> Int32
+    private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32
+
+    /// `pipe2(2)`; -1 with `errno` ENOSYS when missing.
+    static func pipe2(_ fds: UnsafeMutablePointer<Int32>, _ flags: Int32) -> Int32 {
+        guard let symbol = dlsym(nil, "pipe2") else {
+            errno = ENOSYS
+            return -1
+        }
+        return unsafeBitCast(symbol, to: Pipe2.self)(fds, flags)
+    }
+
+    /// `posix_spawn_file_actions_addclosefrom_np(3)`: close every descriptor from `from` on in the
+    /// child; -1 with `errno` ENOSYS when missing.
+    static func addCloseFrom(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ from: Int32) -> Int32 {
+        guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else {
+            errno = ENOSYS
+            return -1
+        }
+        let result = unsafeBitCast(symbol, to: AddCloseFrom.self)(actions, from)
+        if result != 0 { errno = result }
+        return result
+    }
 }
