@@ -111,7 +111,7 @@ public final class Pipeline: Sendable {
     /// answers `/readyz` with 200.
     ///
     /// - Throws: `FixtureError` (`not-built`, `mosquitto-not-installed`, `dev-kafka-failed`,
-    ///   `stage-exited`, `timeout`) with the process's log tail; whatever started is stopped.
+    ///   `stage-exited`, `port-in-use`, `timeout`) with the process's log tail; whatever started is stopped.
     public static func start(_ configuration: Configuration = Configuration()) async throws -> Pipeline {
         let executable = try BuiltExecutable.path("fluxgate")
         let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
@@ -190,7 +190,7 @@ public final class Pipeline: Sendable {
 
     /// Starts `stage` (again) on its port and waits until it is ready.
     ///
-    /// - Throws: `FixtureError` `already-running`, `stage-exited` or `timeout` (with the log tail).
+    /// - Throws: `FixtureError` `already-running`, `stage-exited`, `port-in-use` or `timeout` (with the log tail).
     public func start(_ stage: Stage) async throws {
         try spawn(stage)
         try await waitUntilReady(stage)
@@ -282,9 +282,13 @@ public final class Pipeline: Sendable {
         let deadline = ContinuousClock.now + configuration.readyTimeout
         while true {
             if !child.isRunning {
+                let log = logTail(stage)
+                // FreePort keeps its ports away from the kernel and other fixtures; a process that
+                // binds fixed ports in its range is the one cause left.
+                let code = log.contains("Address already in use") ? "port-in-use" : "stage-exited"
                 throw FixtureError(
-                    code: "stage-exited",
-                    message: "fluxgate \(stage) exited (status \(child.exitStatus ?? -1)) before it was ready; log:\n\(logTail(stage))")
+                    code: code,
+                    message: "fluxgate \(stage) exited (status \(child.exitStatus ?? -1)) before it was ready on port \(port(stage)); log:\n\(log)")
             }
             if await HTTPProbe.isOK(readyz) { return }
             if ContinuousClock.now >= deadline {
