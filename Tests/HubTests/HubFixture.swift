@@ -188,39 +188,8 @@ func waitUntil(timeout: Duration, _ what: String, _ condition: () async throws -
     }
 }
 
-/// A python-socketio client process (Tests/HubTests/Clients/hub_client.py).
-struct PythonClient {
-    let process: ChildProcess
-
-    static func start(_ url: String, _ arguments: [String] = []) throws -> PythonClient {
-        let python = repositoryRoot + "/.venv/bin/python"
-        let script = repositoryRoot + "/Tests/HubTests/Clients/hub_client.py"
-        return PythonClient(process: try ChildProcess.spawn(python, arguments: ["-u", script, url] + arguments))
-    }
-
-    var lines: [String] { process.outputLines }
-
-    /// Lines `EVENT <name> <json>` as (name, parsed JSON).
-    var events: [(name: String, payload: [String: Any])] {
-        lines.compactMap { line in
-            guard line.hasPrefix("EVENT ") else { return nil }
-            let rest = line.dropFirst(6)
-            guard let space = rest.firstIndex(of: " ") else { return nil }
-            let name = String(rest[..<space])
-            let json = rest[rest.index(after: space)...]
-            let object = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any] ?? [:]
-            return (name, object)
-        }
-    }
-
-    func waitForLine(timeout: Duration = .seconds(20), _ predicate: @escaping (String) -> Bool) async throws {
-        try await process.waitForOutput(timeout: timeout) { $0.contains(where: predicate) }
-    }
-
-    func stop() async {
-        _ = try? await process.stop(grace: .seconds(2))
-    }
-}
+/// The python-socketio client of Tests/HubTests/Clients/hub_client.py (FluxgateTesting).
+typealias PythonClient = PythonSocketIOClient
 
 /// `curl -s -i`: status, headers (lower-cased names) and body. Output goes to a file (no pipes).
 func httpGet(_ url: String, headers: [String] = []) async throws -> (status: Int, headers: [String: String], body: String) {
