@@ -99,7 +99,7 @@ struct HubRecoveryTests {
         try await withKafka { kafka in
             let configuration = try testHubConfiguration(kafka, instanceID: "recovery-a")
             var started: PythonClient?
-            defer { if let started { _ = try? started.process.kill() } }
+            defer { if let started { started.process.kill() } }
             try await withHub(kafka, configuration) { hub in
                 let client = try PythonClient.start(
                     hub.url,
@@ -156,11 +156,11 @@ struct HubRecoveryTests {
                     "--recover", "--transport", "websocket", "--subscribe", Self.subscribe, "--drop-file", drop,
                     "--resume-file", resume, "--reconnect-url", hubs[target].url, "--duration", "150",
                 ])
-            defer { _ = try? client.process.kill() }
+            defer { client.process.kill() }
             try await client.waitForLine { $0.hasPrefix("ACK subscribe") }
             try await Self.send(kafka, 1...20)
             try await Self.waitForAll(client, through: 20)
-            FileManager.default.createFile(atPath: drop, contents: nil)
+            _ = FileManager.default.createFile(atPath: drop, contents: nil)
             try await client.waitForLine { $0 == "DISCONNECTED" }
             try await Self.send(kafka, 21...60)
             // The target hub has them all before the client comes: they must come from the replay.
@@ -169,7 +169,7 @@ struct HubRecoveryTests {
                     Self.devices.allSatisfy { state.devices[DeviceID($0)!]?.readings.last?.seq == 60 }
                 }
             }
-            FileManager.default.createFile(atPath: resume, contents: nil)
+            _ = FileManager.default.createFile(atPath: resume, contents: nil)
             // Keep writing while the client reconnects and its replay is read, so that live
             // events meet the replay at the splice point.
             var next = 61
@@ -208,14 +208,14 @@ struct HubRecoveryTests {
                     "--recover", "--transport", "websocket", "--subscribe", #"{"devices": ["rec-quiet"]}"#,
                     "--drop-file", drop, "--resume-file", resume, "--reconnect-url", hubs[1].url, "--duration", "150",
                 ])
-            defer { _ = try? client.process.kill() }
+            defer { client.process.kill() }
             try await client.waitForLine { $0.hasPrefix("EVENT subscribed") }
-            FileManager.default.createFile(atPath: drop, contents: nil)
+            _ = FileManager.default.createFile(atPath: drop, contents: nil)
             try await client.waitForLine { $0 == "DISCONNECTED" }
             for seq in 1...10 {
                 try await kafka.send(kafka.topics.readings, key: device, kafka.reading(device, seq: UInt64(seq)))
             }
-            FileManager.default.createFile(atPath: resume, contents: nil)
+            _ = FileManager.default.createFile(atPath: resume, contents: nil)
             try await waitUntil(timeout: .seconds(30), "the client reconnected") {
                 Self.sessionLines(client).count >= 2
             }
@@ -241,7 +241,7 @@ struct HubRecoveryTests {
                     "--subscribe",
                     Self.subscribe, "--duration", "60",
                 ])
-            defer { _ = try? client.process.kill() }
+            defer { client.process.kill() }
             try await client.waitForLine { $0.hasPrefix("ACK subscribe") }
             try await waitUntil(timeout: .seconds(20), "history-lost received") {
                 client.events.contains { $0.name == "history-lost" }
@@ -275,7 +275,7 @@ struct HubRecoveryTests {
                     drop,
                     "--resume-file", resume, "--duration", "150",
                 ])
-            defer { _ = try? client.process.kill() }
+            defer { client.process.kill() }
             try await client.waitForLine { $0.hasPrefix("ACK subscribe") }
             var last: KafkaDeliveryReport?
             for seq in 1...10 {
@@ -287,7 +287,7 @@ struct HubRecoveryTests {
             try await waitUntil(timeout: .seconds(30), "10 readings received") {
                 Self.sequence(client, device).count == 10
             }
-            FileManager.default.createFile(atPath: drop, contents: nil)
+            _ = FileManager.default.createFile(atPath: drop, contents: nil)
             try await client.waitForLine { $0 == "DISCONNECTED" }
             // The dev cluster keeps at most 5 MiB per partition: 7 MB more in the same partition
             // (same key) push the client's position out of Kafka.
@@ -301,7 +301,7 @@ struct HubRecoveryTests {
                 let marks = try await admin.watermarks(topic: report.topic, partition: report.partition)
                 return marks.low > report.offset
             }
-            FileManager.default.createFile(atPath: resume, contents: nil)
+            _ = FileManager.default.createFile(atPath: resume, contents: nil)
             do {
                 try await waitUntil(timeout: .seconds(30), "history-lost received") {
                     client.events.contains { $0.name == "history-lost" }
