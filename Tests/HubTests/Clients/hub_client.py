@@ -9,11 +9,14 @@ Options:
   --note DEVICE TEXT             send a note after subscribing
   --transport websocket|polling  (default: both, polling first, as browsers do)
   --duration S                   exit after S seconds (default 60)
-  --connect-timeout S            how long one connect attempt waits for the server's CONNECT answer
-                                 (default 30; python-socketio's own default is 1 s, far below the
-                                 time a hub may take to find a session and replay what was missed,
-                                 docs/hub.md recoveryTimeout; the JavaScript client waits for it
-                                 without a limit: its 20 s `timeout` covers the Engine.IO open only)
+  --connect-timeout S            how long one connect attempt may take in all: the Engine.IO open
+                                 and the server's CONNECT answer (default 30). python-socketio's
+                                 own wait for the answer is 1 s by default, far below the time a
+                                 hub may take to find a session and replay what was missed
+                                 (docs/hub.md recoveryTimeout), and nothing bounds its Engine.IO
+                                 open but aiohttp's 5-minute session timeout. The JavaScript
+                                 client gives up an open after 20 s and waits for the answer
+                                 without a limit.
 Connection state recovery (python-socketio 5.x keeps no pid/offset itself, so this script does
 what the official JavaScript client does):
   --recover                      remember the CONNECT `pid` and the last event offset (the last
@@ -96,11 +99,9 @@ async def main():
         return value
 
     try:
-        await sio.connect(
-            args.url, auth=recovery_auth() if args.recover or args.pid else auth, transports=transports,
-            wait_timeout=args.connect_timeout)
-    except socketio.exceptions.ConnectionError as error:
-        out("REFUSED", json.dumps(str(error)))
+        await connect(sio, args.url, recovery_auth() if args.recover or args.pid else auth, transports, args.connect_timeout)
+    except (socketio.exceptions.ConnectionError, asyncio.TimeoutError) as error:
+        out("REFUSED", json.dumps(str(error) or repr(error)))
         await asyncio.sleep(0.2)
         return 3
     if args.recover:
@@ -134,13 +135,14 @@ async def main():
         url = next(urls)
         started = loop.time()
         try:
-            await sio.connect(url, auth=recovery_auth(), transports=transports, wait_timeout=args.connect_timeout)
+            await connect(sio, url, recovery_auth(), transports, args.connect_timeout)
         except Exception as error:
             # Every failure is printed (the test shows these lines when it fails): "Connection
             # error" while no hub listens (or a stopping hub refuses the handshake), "Unexpected
-            # connection error" when no CONNECT answer came within --connect-timeout, and the
-            # TypeError python-engineio 4.x raises when the server closes the WebSocket before the
-            # OPEN packet (a stopping hub racing the upgrade). The JavaScript client retries too.
+            # connection error" when no CONNECT answer came within --connect-timeout, TimeoutError
+            # when the attempt as a whole took longer, and the TypeError python-engineio 4.x
+            # raises when the server closes the WebSocket before the OPEN packet (a stopping hub
+            # racing the upgrade). The JavaScript client retries too.
             out("CONNECT_FAILED", url, "%.1f" % (loop.time() - started), repr(error))
             try:
                 await sio.eio.disconnect(abort=True)
@@ -160,6 +162,13 @@ async def main():
     if sio.connected:
         await sio.disconnect()
     return 0
+
+
+async def connect(sio, url, auth, transports, timeout):
+    """One connection attempt, bounded as a whole by `timeout` (see --connect-timeout): a reconnect
+    that reached a hub while it was stopping hung in python-engineio's WebSocket open, silently,
+    long after the next hub was up."""
+    await asyncio.wait_for(sio.connect(url, auth=auth, transports=transports, wait_timeout=timeout), timeout)
 
 
 def install_handlers(sio, args, session, pending):
