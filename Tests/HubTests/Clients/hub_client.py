@@ -165,9 +165,9 @@ async def main():
 
 
 async def connect(sio, url, auth, transports, timeout):
-    """One connection attempt, bounded as a whole by `timeout` (see --connect-timeout): a reconnect
-    that reached a hub while it was stopping hung in python-engineio's WebSocket open, silently,
-    long after the next hub was up."""
+    """One connection attempt, bounded as a whole by `timeout` (see --connect-timeout). In a
+    full-suite run a reconnect after a hub stopped printed nothing for over 60 s while the next hub
+    was up: with the CONNECT answer bounded, it can only have hung in python-engineio's open."""
     await asyncio.wait_for(sio.connect(url, auth=auth, transports=transports, wait_timeout=timeout), timeout)
 
 
