@@ -96,16 +96,17 @@ public struct KafkaConsumerRecords: AsyncSequence, Sendable {
         }
     }
 
-    /// The iterator's state: messages handed over by the poll thread, copied into records one
-    /// by one as they are read. Keeps the client handle alive until every message it holds is
-    /// destroyed, and closes the consumer when the last copy of the iterator goes away.
+    /// The iterator's state: the records of the last batch handed over by the poll thread,
+    /// copied out of librdkafka's buffers in one pass when the batch arrives (and its messages
+    /// destroyed right away), then read one by one. Closes the consumer when the last copy of
+    /// the iterator goes away.
     ///
     /// Used by one task at a time (the iterating one), hence `@unchecked Sendable`.
     @usableFromInline
     final class IteratorLifetime: @unchecked Sendable {
         let shared: ConsumerShared
         let handle: RDKafkaHandle
-        private var local = Deque<PolledMessage>()
+        private var records = Deque<KafkaConsumerRecord>()
 
         init(shared: ConsumerShared, handle: RDKafkaHandle) {
             self.shared = shared
@@ -113,24 +114,22 @@ public struct KafkaConsumerRecords: AsyncSequence, Sendable {
         }
 
         deinit {
-            for message in local {
-                message.destroy()
-            }
             shared.requestClose()
         }
 
         @usableFromInline
         func popRecord() -> KafkaConsumerRecord? {
-            local.popFirst()?.toRecord()
+            records.popFirst()
         }
 
         @usableFromInline
         func refill(isolation actor: isolated (any Actor)?) async -> KafkaConsumerRecord? {
-            guard var more = await shared.nextBatch() else { return nil }
-            // Pop from the only reference, so the deque is not copied.
-            let first = more.popFirst()
-            local = consume more
-            return first?.toRecord()
+            guard let messages = await shared.nextBatch() else { return nil }
+            records.reserveCapacity(messages.count)
+            for message in messages {
+                records.append(message.toRecord())
+            }
+            return popRecord()
         }
     }
 }
