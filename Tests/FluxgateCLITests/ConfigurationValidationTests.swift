@@ -46,8 +46,8 @@ struct ConfigurationValidationTests {
         // ingress
         Case(arguments: ["ingress"] + kafka + ["--http-port", "70000"], message: "invalid value '70000' for http-port (from flag --http-port): expected a port number 0-65535."),
         Case(arguments: ["ingress"] + kafka + ["--share-group", "a/b"], message: "invalid value 'a/b' for share-group (from flag --share-group): expected a name of letters, digits, '_' or '-', or 'none'."),
-        Case(arguments: ["ingress"] + kafka + ["--kafka-linger", "0ms"], message: "invalid value '0ms' for kafka-linger (from flag --kafka-linger): expected a duration from 1ms to 1s, such as 10ms."),
-        Case(arguments: ["ingress"] + kafka + ["--kafka-linger", "2s"], message: "invalid value '2s' for kafka-linger (from flag --kafka-linger): expected a duration from 1ms to 1s, such as 10ms."),
+        Case(arguments: ["ingress"] + kafka + ["--kafka-linger", "0ms"], message: "invalid value '0ms' for kafka-linger (from flag --kafka-linger): expected a duration from 1ms to 1s, such as 5ms."),
+        Case(arguments: ["ingress"] + kafka + ["--kafka-linger", "2s"], message: "invalid value '2s' for kafka-linger (from flag --kafka-linger): expected a duration from 1ms to 1s, such as 5ms."),
         // windowing
         Case(arguments: ["windowing"] + kafka + ["--rules", "/nonexistent/rules.yaml"], message: "cannot read the rules file '/nonexistent/rules.yaml' (from flag --rules)"),
         Case(arguments: ["windowing"] + kafka + ["--stats-update-interval", "5"], message: "invalid value '5' for stats-update-interval (from flag --stats-update-interval): expected a duration such as 500ms, 5s or 1m, or 'off'."),

@@ -35,12 +35,12 @@ struct IngressCommand: AsyncParsableCommand {
     @Option(help: "Shared-subscription group; 'none' to receive every message unshared. [env: FLUXGATE_SHARE_GROUP] [default: fluxgate-ingress]")
     var shareGroup: String?
 
-    @Option(help: "How long the Kafka producer waits to fill a request (linger.ms). [env: FLUXGATE_KAFKA_LINGER] [default: 10ms]")
+    @Option(help: "How long the Kafka producer waits to fill a request (linger.ms). [env: FLUXGATE_KAFKA_LINGER] [default: 5ms]")
     var kafkaLinger: String?
 
     static let httpPortSetting = Setting("http-port", default: "8081", help: "Port of the operational endpoints.")
     static let lingerSetting = Setting(
-        "kafka-linger", default: "10ms",
+        "kafka-linger", default: "5ms",
         help: "How long the Kafka producer waits to fill a produce request (linger.ms).")
     static let shareGroupSetting = Setting("share-group", default: "fluxgate-ingress", help: "Shared-subscription group.")
     static let settings = CommonOptions.settings + KafkaOptions.settings + MQTTOptions.settings(defaultClientID: MQTTOptions.defaultClientID("ingress"))
@@ -62,7 +62,7 @@ struct IngressCommand: AsyncParsableCommand {
         configuration.sharedSubscriptionGroup = group.isEmpty ? nil : group
         let httpPort = try resolver.required(Self.httpPortSetting, expected: "a port number 0-65535", ValueParsers.port)
         var producerConfiguration = try kafka.producerConfiguration(resolver, clientID: "fluxgate-ingress")
-        producerConfiguration.linger = try resolver.required(Self.lingerSetting, expected: "a duration from 1ms to 1s, such as 10ms") {
+        producerConfiguration.linger = try resolver.required(Self.lingerSetting, expected: "a duration from 1ms to 1s, such as 5ms") {
             ValueParsers.duration($0).flatMap { $0 <= .seconds(1) ? $0 : nil }
         }
         var mqttConfiguration = try mqtt.configuration(resolver, defaultClientID: MQTTOptions.defaultClientID("ingress"))
