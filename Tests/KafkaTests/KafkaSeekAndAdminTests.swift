@@ -1,3 +1,4 @@
+import FluxgateTesting
 import Foundation
 import Kafka
 import Logging
@@ -84,18 +85,14 @@ struct DevKafkaClusterTests {
         defer { cluster.shutdown() }
         try cluster.createTopic("visible", partitions: 2)
         #expect(cluster.bootstrapServers.split(separator: ",").count == 3)
-        let kcat = Process()
-        kcat.executableURL = URL(fileURLWithPath: "/usr/bin/kcat")
-        kcat.arguments = ["-b", cluster.bootstrapServers, "-L", "-m", "10"]
-        let output = Pipe()
-        kcat.standardOutput = output
-        kcat.standardError = FileHandle.nullDevice
-        try kcat.run()
-        let text = String(decoding: try output.fileHandleForReading.readToEnd() ?? Data(), as: UTF8.self)
-        kcat.waitUntilExit()
-        #expect(kcat.terminationStatus == 0)
-        #expect(text.contains("3 brokers"))
-        #expect(text.contains("topic \"visible\" with 2 partitions"))
+        // ChildProcess, not Foundation's Process (whose run() can crash a test process that
+        // holds many descriptors; see ChildProcess).
+        let kcat = try ChildProcess.spawn("/usr/bin/kcat", arguments: ["-b", cluster.bootstrapServers, "-L", "-m", "10"])
+        try await kcat.waitForOutput(timeout: .seconds(20)) { lines in
+            lines.contains { $0.contains("topic \"visible\" with 2 partitions") }
+        }
+        #expect(try await kcat.waitForExit(timeout: .seconds(20)) == 0)
+        #expect(kcat.outputLines.contains { $0.contains("3 brokers") })
     }
 
     @Test("Bad input is a typed error")
