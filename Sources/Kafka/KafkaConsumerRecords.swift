@@ -98,8 +98,9 @@ public struct KafkaConsumerRecords: AsyncSequence, Sendable {
 
     /// The iterator's state: the records of the last batch handed over by the poll thread,
     /// copied out of librdkafka's buffers in one pass when the batch arrives (and its messages
-    /// destroyed right away), then read one by one. Closes the consumer when the last copy of
-    /// the iterator goes away.
+    /// destroyed right away), then read one by one. Holds the client handle so that it outlives
+    /// the messages while they are copied, and closes the consumer when the last copy of the
+    /// iterator goes away.
     ///
     /// Used by one task at a time (the iterating one), hence `@unchecked Sendable`.
     @usableFromInline
