@@ -41,17 +41,6 @@ enum MockBrokerSockets {
         return (count, allNoDelay)
     }
 
-    /// Which of `ports` have a listening TCP socket in this process.
-    static func listeningPorts(among ports: Set<Int>) -> Set<Int> {
-        var listening = Set<Int>()
-        _ = forEachSocket(boundTo: ports) { descriptor in
-            guard isListening(descriptor), let port = localPort(of: descriptor) else { return false }
-            listening.insert(port)
-            return true
-        }
-        return listening
-    }
-
     /// The ports of a `host:port,host:port` bootstrap list.
     static func ports(of bootstrapServers: String) -> Set<Int> {
         Set(bootstrapServers.split(separator: ",").compactMap { server in

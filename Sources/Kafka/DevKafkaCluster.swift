@@ -67,8 +67,6 @@ public final class DevKafkaCluster: Sendable {
     /// `nil` after `shutdown()`; every mock call holds the lock so none outlives the cluster.
     private let cluster: NIOLockedValueBox<Cluster?>
     private let logger: Logger
-    /// Placeholders on the ports of brokers that are down.
-    let portHolds = BrokerPortHolds()
 
     /// The `host:port,host:port,...` list to bootstrap clients from.
     public let bootstrapServers: String
@@ -133,23 +131,14 @@ public final class DevKafkaCluster: Sendable {
     }
 
     /// Takes a broker down: its connections close and new ones are refused. Leadership does not
-    /// move, so its partitions are unavailable until ``setBrokerUp(_:)``. Its port stays reserved
-    /// meanwhile (see ``BrokerPortHolds``).
+    /// move, so its partitions are unavailable until ``setBrokerUp(_:)``.
     public func setBrokerDown(_ brokerID: Int) throws {
         try call("Taking broker \(brokerID) down") { rd_kafka_mock_broker_set_down($0, Int32(brokerID)) }
-        let lost = portHolds.holdFreed(MockBrokerSockets.ports(of: bootstrapServers))
-        if !lost.isEmpty {
-            logger.warning(
-                "A port of a stopped mock broker was taken by another socket; bringing that broker up would abort the process",
-                metadata: ["kafka.ports": "\(lost)"]
-            )
-        }
     }
 
     /// Brings a broker back up.
     public func setBrokerUp(_ brokerID: Int) throws {
         try call("Bringing broker \(brokerID) up") { rd_kafka_mock_broker_set_up($0, Int32(brokerID)) }
-        portHolds.releaseRebound()
         disableNagle()
     }
 
@@ -204,7 +193,6 @@ public final class DevKafkaCluster: Sendable {
             guard let running = cluster else { return }
             rd_kafka_mock_cluster_destroy(running.pointer)
             cluster = nil
-            portHolds.releaseAll()
             logger.info("Dev Kafka cluster stopped", metadata: ["kafka.bootstrap": "\(bootstrapServers)"])
         }
     }
