@@ -128,7 +128,7 @@ var targets: [Target] = [
     // Test support: real mosquitto brokers and dev Kafka clusters on free loopback ports.
     .target(
         name: "FluxgateTesting",
-        dependencies: [logging, lifecycle],
+        dependencies: ["Kafka", logging, lifecycle],
         swiftSettings: swiftSettings
     ),
 

@@ -1,4 +1,5 @@
 import Foundation
+import Kafka
 import Synchronization
 
 #if canImport(Glibc)
@@ -123,7 +124,10 @@ public final class ChildProcess: Sendable {
         let envp = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { (argv + envp).forEach { free($0) } }
         var pid: pid_t = 0
-        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        // Never while a broker of a dev cluster in this process goes down (see there).
+        let result = DevKafkaCluster.spawningChildProcess {
+            posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        }
         if let pipes { close(pipes.stdout[1]); close(pipes.stderr[1]) }
         guard result == 0 else {
             if let pipes { close(pipes.stdout[0]); close(pipes.stderr[0]) }

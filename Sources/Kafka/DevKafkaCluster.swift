@@ -10,7 +10,11 @@ import NIOConcurrencyHelpers
 /// no transaction semantics (read_committed and transactional offsets are not honoured);
 /// consumer-group joins wait about 3 s and rebalances about `session.timeout.ms`; topics can be
 /// created only through ``createTopic(_:partitions:)`` or auto-creation (the mock has no
-/// CreateTopics API).
+/// CreateTopics API); a fault-injection call made right after another one returned can wait up
+/// to a second (the mock's thread may read the second call's wake-up before it serves it).
+///
+/// A process that hosts a dev cluster and takes brokers down must start its child processes
+/// through ``spawningChildProcess(_:)``.
 public final class DevKafkaCluster: Sendable {
     /// Consumer properties that suit the dev cluster: its mock brokers hold a fetch that finds
     /// no records for the whole `fetch.wait.max.ms` (librdkafka's default: 500 ms) even when
@@ -132,8 +136,13 @@ public final class DevKafkaCluster: Sendable {
 
     /// Takes a broker down: its connections close and new ones are refused. Leadership does not
     /// move, so its partitions are unavailable until ``setBrokerUp(_:)``.
+    ///
+    /// A process that also starts child processes must start them through
+    /// ``spawningChildProcess(_:)``.
     public func setBrokerDown(_ brokerID: Int) throws {
-        try call("Taking broker \(brokerID) down") { rd_kafka_mock_broker_set_down($0, Int32(brokerID)) }
+        try Self.brokerSocketGate.withLock {
+            try call("Taking broker \(brokerID) down") { rd_kafka_mock_broker_set_down($0, Int32(brokerID)) }
+        }
     }
 
     /// Brings a broker back up.

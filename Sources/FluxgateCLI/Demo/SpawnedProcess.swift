@@ -1,4 +1,5 @@
 import Foundation
+import Kafka
 import Synchronization
 
 #if canImport(Glibc)
@@ -51,7 +52,10 @@ final class SpawnedProcess: Sendable {
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var pid = pid_t()
-        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+        // Never while a broker of a dev cluster in this process goes down (see there).
+        let result = DevKafkaCluster.spawningChildProcess {
+            posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+        }
         guard result == 0 else {
             throw DemoError(.setupFailed, "cannot start \(executable): \(String(cString: strerror(result)))")
         }

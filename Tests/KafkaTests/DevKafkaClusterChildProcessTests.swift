@@ -1,0 +1,88 @@
+import FluxgateTesting
+import Foundation
+import Kafka
+import Synchronization
+import Testing
+
+/// A broker going down must never overlap a child process being started: the child's copy of the
+/// broker's listening socket would make the mock's rebind fail, and the mock aborts the process.
+@Suite("Dev cluster and child processes", .timeLimit(.minutes(1)))
+struct DevKafkaClusterChildProcessTests {
+    let logger = makeTestLogger("kafka-dev-cluster-spawn-test")
+
+    @Test("A broker going down waits for a child process being started")
+    func brokerDownWaitsForSpawn() async throws {
+        let cluster = try DevKafkaCluster(brokerCount: 1, logger: logger)
+        defer { cluster.shutdown() }
+        let wentDown = Shared(false)
+        let stillUpAfterWait = DevKafkaCluster.spawningChildProcess {
+            Thread.detachNewThread {
+                try? cluster.setBrokerDown(1)
+                wentDown.value = true
+            }
+            Thread.sleep(forTimeInterval: 0.3)
+            return !wentDown.value
+        }
+        #expect(stillUpAfterWait, "the broker went down while a child process was being started")
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !wentDown.value, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(wentDown.value, "the broker went down once the spawn was over")
+    }
+
+    /// Without the gate, about one spawn in 25 overlapped a rebind here and the process aborted.
+    @Test("Brokers go down and up while child processes start, and the process survives")
+    func brokerFaultsDuringSpawns() async throws {
+        let cluster = try DevKafkaCluster(brokerCount: 1, logger: logger)
+        defer { cluster.shutdown() }
+        let spawnsDone = Shared(false)
+        let cycles = Shared(0)
+        let faults = Thread {
+            let deadline = Date().addingTimeInterval(20)
+            while !spawnsDone.value, Date() < deadline {
+                do {
+                    // The pauses keep clear of a lost wake-up in the mock: a call made right
+                    // after the previous one returned can wait a second for it.
+                    try cluster.setBrokerDown(1)
+                    Thread.sleep(forTimeInterval: 0.002)
+                    try cluster.setBrokerUp(1)
+                    Thread.sleep(forTimeInterval: 0.002)
+                    cycles.value += 1
+                } catch {
+                    break
+                }
+            }
+        }
+        faults.start()
+        var children: [ChildProcess] = []
+        for _ in 0..<300 {
+            children.append(try ChildProcess.spawn("/bin/true", arguments: [], output: .discard))
+            try await Task.sleep(for: .milliseconds(1))  // lets the fault thread take the gate
+        }
+        spawnsDone.value = true
+        for child in children {
+            #expect(try await child.waitForExit(timeout: .seconds(10)) == 0)
+        }
+        while !faults.isFinished { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(cycles.value >= 50, "brokers went down and up while children started")
+
+        // The broker still serves after all that.
+        try cluster.createTopic("after-spawns", partitions: 1)
+        let producer = try makeProducer(cluster, logger: logger)
+        try await whileRunning(producer) {
+            let results = try await producer.send(batch: numberedRecords(topic: "after-spawns", prefix: "a", range: 0..<10))
+            #expect(results.allSatisfy { (try? $0.get()) != nil })
+        }
+    }
+}
+
+/// A value shared between the test and its threads.
+private final class Shared<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+    init(_ value: Value) { mutex = Mutex(value) }
+    var value: Value {
+        get { mutex.withLock { $0 } }
+        set { mutex.withLock { $0 = newValue } }
+    }
+}
