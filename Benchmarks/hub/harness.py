@@ -174,7 +174,7 @@ def run(args, work):
     load0 = loadavg()
     tail = None
     if args.breakdown:
-        tail = Tail(["kcat", "-C", "-b", bootstrap, "-t", "fluxgate.readings", "-o", "end", "-u", "-q", "-f", "%T %s\n",
+        tail = Tail(["kcat", "-C", "-b", bootstrap, "-t", "fluxgate.readings", "-o", "end", "-u", "-q", "-f", "%T\t%h\t%s\n",
                      "-X", "fetch.wait.max.ms=%d" % args.fetch_wait_ms])
     for p in loads:
         p.stdin.write("measure\n")
@@ -217,12 +217,13 @@ def run(args, work):
 
 
 class Tail:
-    """kcat reading the readings topic; per record: record timestamp - ts (the ingress's part) and
-    line receipt here - ts (a plain C consumer's end-to-end latency)."""
+    """kcat reading the readings topic; per record: the ingress's `fluxgate-received-at` header - ts
+    (mosquitto and the MQTT client's reading), record timestamp - ts (up to the ingress handing it
+    to librdkafka) and line receipt here - ts (a plain C consumer's end-to-end latency)."""
 
     def __init__(self, args):
         self.p = spawn(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
-        self.ingress, self.consumer = [], []
+        self.received, self.ingress, self.consumer = [], [], []
         self.thread = threading.Thread(target=self.read, daemon=True)
         self.thread.start()
 
@@ -230,10 +231,13 @@ class Tail:
         for line in self.p.stdout:
             now = time.time() * 1000
             try:
-                t, value = line.split(" ", 1)
+                t, headers, value = line.split("\t", 2)
                 ts = json.loads(value)["ts"]
+                received = dict(h.split("=", 1) for h in headers.split(",") if "=" in h).get("fluxgate-received-at")
             except ValueError:
                 continue
+            if received is not None:
+                self.received.append(int(received) - ts)
             self.ingress.append(int(t) - ts)
             self.consumer.append(now - ts)
 
@@ -241,7 +245,7 @@ class Tail:
         stop(self.p)
         self.thread.join(5)
         out = {}
-        for name, values in (("ingress", self.ingress), ("kcat_consumer", self.consumer)):
+        for name, values in (("mqtt_read", self.received), ("ingress", self.ingress), ("kcat_consumer", self.consumer)):
             values.sort()
             out[name] = {"p50": percentile(values, 0.5), "p99": percentile(values, 0.99), "samples": len(values)}
         return out
