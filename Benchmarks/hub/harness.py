@@ -87,7 +87,10 @@ def main():
     ap.add_argument("--processes", type=int, default=2, help="Node processes the connections are spread over")
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--seconds", type=int, default=30)
-    ap.add_argument("--partitions", type=int, default=6)
+    ap.add_argument("--partitions", type=int, default=1,
+                    help="partitions per topic of the dev cluster; its mock scans a partition's record batches "
+                         "from the oldest on every fetch, a cost that grows with the square of the batch rate "
+                         "per partition (docs/benchmarks.md, Hub); 6 is `fluxgate dev-kafka`'s default")
     ap.add_argument("--fetch-wait-ms", type=int, default=10,
                     help="--kafka-fetch-wait of the hub and windowing (the dev cluster holds an empty fetch this long); 500 = the default")
     ap.add_argument("--windowing", action="store_true",
@@ -198,7 +201,7 @@ def run(args, work):
                for k in m1 if k.startswith("fluxgate_hub_events_emitted_total")}
     dropped = sum(m1[k] - m0.get(k, 0) for k in m1 if k.startswith("fluxgate_hub_events_dropped_total"))
     return {
-        "fetch_wait_ms": args.fetch_wait_ms,
+        "fetch_wait_ms": args.fetch_wait_ms, "partitions": args.partitions,
         "rate": args.rate, "devices": args.devices, "clients": args.clients, "fleet_clients": fleet,
         "seconds": round(seconds, 1), "publisher": out.strip(),
         "latency_ms": {"p50": percentile(latencies, 0.50), "p99": percentile(latencies, 0.99),

@@ -4,7 +4,7 @@
 #
 #   Benchmarks/hub/run.sh [harness options]
 #     --rate R (5000/s)  --devices D (1000)  --clients C (1000)  --fleet-every N (500: C/N clients on "*")
-#     --processes P (2 Node load processes)  --warmup S (10)  --seconds S (30)
+#     --processes P (2 Node load processes)  --warmup S (10)  --seconds S (30)  --partitions N (1)
 #     --fetch-wait-ms MS (10; 500 measures the dev cluster's default empty-fetch wait)  --keep
 #
 # Builds `fluxgate` in release (scratch path .build-rel; FLUXGATE_BIN=<path> skips the build),
