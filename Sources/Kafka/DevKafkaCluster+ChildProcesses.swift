@@ -11,9 +11,9 @@ extension DevKafkaCluster {
     ///   assertion in `rd_kafka_mock_broker_cmd`) when that bind fails.
     /// - A child being spawned holds a copy of every descriptor of its parent, close-on-exec ones
     ///   included, until its `exec`. A listener closed in that window stays open in the child,
-    ///   and the new bind fails with "Address already in use". On this project's CI machine, 86
-    ///   of 20,000 close-and-rebind cycles failed so while another thread started `/bin/true` in
-    ///   a loop, and none without it; two full test runs aborted this way.
+    ///   and the new bind fails with "Address already in use". On the development machine, 86
+    ///   of 20,000 close-and-rebind cycles failed while another thread started `/bin/true` in a
+    ///   loop, and none without it; two full test runs aborted this way.
     ///
     /// `posix_spawn` returns once the child has called `exec` (or failed to), so holding a lock
     /// around it is enough. Spawns wait for a broker going down and the other way round; spawns

