@@ -29,7 +29,7 @@ struct DevKafkaCommand: AsyncParsableCommand {
     @Option(help: "Number of brokers (1-16). [env: FLUXGATE_BROKER_COUNT] [default: 3]")
     var brokerCount: Int?
 
-    @Option(help: "Partitions of each Fluxgate topic (1-256). [env: FLUXGATE_PARTITIONS] [default: 6]")
+    @Option(help: "Partitions of each Fluxgate topic (1-256); use few at high rates (docs/kafka.md). [env: FLUXGATE_PARTITIONS] [default: 6]")
     var partitions: Int?
 
     static let brokerCountSetting = Setting("broker-count", default: "3", help: "Dev cluster brokers, 1-16.")
