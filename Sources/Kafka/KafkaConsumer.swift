@@ -92,7 +92,7 @@ public final class KafkaConsumer: Service, Sendable {
         let shared = self.shared
         await withTaskCancellationHandler {
             await withGracefulShutdownHandler {
-                _ = await runOnDedicatedThread(name: "kafka-consumer-poll") { () -> Result<Void, Never> in
+                _ = await runOnDedicatedThread(name: "kafka-cons-poll") { () -> Result<Void, Never> in
                     self.pollLoop()
                     return .success(())
                 }

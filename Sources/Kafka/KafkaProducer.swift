@@ -62,7 +62,7 @@ public final class KafkaProducer: Service, Sendable {
         }
         await withTaskCancellationHandler {
             await withGracefulShutdownHandler {
-                _ = await runOnDedicatedThread(name: "kafka-producer-poll") { () -> Result<Void, Never> in
+                _ = await runOnDedicatedThread(name: "kafka-prod-poll") { () -> Result<Void, Never> in
                     self.pollLoop()
                     return .success(())
                 }
