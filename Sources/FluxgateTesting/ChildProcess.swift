@@ -146,7 +146,7 @@ public final class ChildProcess: Sendable {
     /// it and records the status under the lock, so that ``send(signal:)`` never signals a pid that
     /// may have been recycled. The status is the exit code, or the signal that ended the child.
     private static func reap(_ pid: pid_t, _ state: StateBox) {
-        let thread = Thread {
+        startThread(named: "child-reaper") {
             var info = siginfo_t()
             while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) != 0, errno == EINTR {}
             state.withLock { state in
@@ -156,13 +156,11 @@ public final class ChildProcess: Sendable {
                 state.exitStatus = signal == 0 ? (status >> 8) & 0xff : signal
             }
         }
-        thread.name = "child-reaper"
-        thread.start()
     }
 
     /// Reads `descriptor` to its end on a dedicated thread with blocking reads, then closes it.
     private static func drain(_ descriptor: Int32, _ append: @escaping @Sendable (Data) -> Void) {
-        let thread = Thread {
+        startThread(named: "child-output") {
             var buffer = [UInt8](repeating: 0, count: 64 * 1024)
             while true {
                 let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
@@ -176,8 +174,15 @@ public final class ChildProcess: Sendable {
             }
             close(descriptor)
         }
-        thread.name = "child-output"
-        thread.start()
+    }
+
+    /// Runs `body` on a new thread named `name` (named from inside the thread: a name set before
+    /// `start()` never reaches the kernel, so `top -H` and `perf` would show the creator's).
+    private static func startThread(named name: String, _ body: @escaping @Sendable () -> Void) {
+        Thread {
+            Thread.current.name = name
+            body()
+        }.start()
     }
 
     /// Whether the process has not exited yet.

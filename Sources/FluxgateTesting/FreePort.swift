@@ -23,43 +23,32 @@ public enum FreePort {
 
     /// Whether 127.0.0.1:`port` can be bound right now (nothing bound to it, no connection on it).
     static func isBindable(port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = loopbackAddress(port: port)
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        } == 0
+        withLoopbackSocket(port: port) { bind($0, $1, $2) == 0 } ?? false
     }
 
     /// A port the kernel picks for a bind to port 0 (in the ephemeral range), released at once.
     static func kernelPick() throws(FixtureError) -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw FixtureError(code: "socket-failed", message: "socket() failed: errno \(errno)") }
-        defer { close(fd) }
-        var address = loopbackAddress(port: 0)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        let picked = try withLoopbackSocket(port: 0) { (fd, address, length) throws(FixtureError) -> Int in
+            guard bind(fd, address, length) == 0 else {
+                throw FixtureError(code: "bind-failed", message: "bind(127.0.0.1:0) failed: errno \(errno)")
+            }
+            var bound = sockaddr_in()
+            var size = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let named = withUnsafeMutablePointer(to: &bound) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &size) }
+            }
+            guard named == 0 else {
+                throw FixtureError(code: "getsockname-failed", message: "getsockname failed: errno \(errno)")
+            }
+            return Int(UInt16(bigEndian: bound.sin_port))
         }
-        guard bound == 0 else { throw FixtureError(code: "bind-failed", message: "bind(127.0.0.1:0) failed: errno \(errno)") }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let named = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        guard named == 0 else { throw FixtureError(code: "getsockname-failed", message: "getsockname failed: errno \(errno)") }
-        return Int(UInt16(bigEndian: address.sin_port))
+        guard let picked else { throw FixtureError(code: "socket-failed", message: "socket() failed: errno \(errno)") }
+        return picked
     }
 
     /// Whether a TCP connection to 127.0.0.1:`port` is accepted right now.
     public static func isAccepting(port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = loopbackAddress(port: port)
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        return result == 0
+        withLoopbackSocket(port: port) { connect($0, $1, $2) == 0 } ?? false
     }
 
     /// Polls until 127.0.0.1:`port` accepts connections or `timeout` passes.
@@ -70,6 +59,22 @@ public enum FreePort {
             try await Task.sleep(for: .milliseconds(20))
         }
         return isAccepting(port: port)
+    }
+
+    /// Calls `body` with a new TCP socket and the address 127.0.0.1:`port`, then closes the
+    /// socket; `nil` when no socket could be created.
+    private static func withLoopbackSocket<Result, Failure: Error>(
+        port: Int, _ body: (Int32, UnsafePointer<sockaddr>, socklen_t) throws(Failure) -> Result
+    ) throws(Failure) -> Result? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var address = loopbackAddress(port: port)
+        return try withUnsafePointer(to: &address) { (pointer) throws(Failure) -> Result in
+            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { (address) throws(Failure) -> Result in
+                try body(fd, address, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
     }
 
     static func loopbackAddress(port: Int) -> sockaddr_in {

@@ -1,7 +1,7 @@
 import FluxgateTesting
 import Foundation
 import Kafka
-import Synchronization
+import NIOConcurrencyHelpers
 import Testing
 
 /// A broker going down must never overlap a child process being started: the child's copy of the
@@ -14,21 +14,21 @@ struct DevKafkaClusterChildProcessTests {
     func brokerDownWaitsForSpawn() async throws {
         let cluster = try DevKafkaCluster(brokerCount: 1, logger: logger)
         defer { cluster.shutdown() }
-        let wentDown = Shared(false)
+        let wentDown = NIOLockedValueBox(false)
         let stillUpAfterWait = DevKafkaCluster.spawningChildProcess {
             Thread.detachNewThread {
                 try? cluster.setBrokerDown(1)
-                wentDown.value = true
+                wentDown.withLockedValue { $0 = true }
             }
             Thread.sleep(forTimeInterval: 0.3)
-            return !wentDown.value
+            return !wentDown.withLockedValue({ $0 })
         }
         #expect(stillUpAfterWait, "the broker went down while a child process was being started")
         let deadline = ContinuousClock.now + .seconds(10)
-        while !wentDown.value, ContinuousClock.now < deadline {
+        while !wentDown.withLockedValue({ $0 }), ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(10))
         }
-        #expect(wentDown.value, "the broker went down once the spawn was over")
+        #expect(wentDown.withLockedValue({ $0 }), "the broker went down once the spawn was over")
     }
 
     /// Without the gate, this aborted the test process in 3 of 3 runs.
@@ -36,11 +36,11 @@ struct DevKafkaClusterChildProcessTests {
     func brokerFaultsDuringSpawns() async throws {
         let cluster = try DevKafkaCluster(brokerCount: 1, logger: logger)
         defer { cluster.shutdown() }
-        let spawnsDone = Shared(false)
-        let cycles = Shared(0)
+        let spawnsDone = NIOLockedValueBox(false)
+        let cycles = NIOLockedValueBox(0)
         let faults = Thread {
             let deadline = Date().addingTimeInterval(20)
-            while !spawnsDone.value, Date() < deadline {
+            while !spawnsDone.withLockedValue({ $0 }), Date() < deadline {
                 do {
                     // The pauses keep clear of a lost wake-up in the mock: a call made right
                     // after the previous one returned can wait a second for it.
@@ -48,7 +48,7 @@ struct DevKafkaClusterChildProcessTests {
                     Thread.sleep(forTimeInterval: 0.002)
                     try cluster.setBrokerUp(1)
                     Thread.sleep(forTimeInterval: 0.002)
-                    cycles.value += 1
+                    cycles.withLockedValue { $0 += 1 }
                 } catch {
                     break
                 }
@@ -60,12 +60,12 @@ struct DevKafkaClusterChildProcessTests {
             children.append(try ChildProcess.spawn("/bin/true", arguments: [], output: .discard))
             try await Task.sleep(for: .milliseconds(1))  // lets the fault thread take the gate
         }
-        spawnsDone.value = true
+        spawnsDone.withLockedValue { $0 = true }
         for child in children {
             #expect(try await child.waitForExit(timeout: .seconds(10)) == 0)
         }
         while !faults.isFinished { try await Task.sleep(for: .milliseconds(10)) }
-        #expect(cycles.value >= 50, "brokers went down and up while children started")
+        #expect(cycles.withLockedValue({ $0 }) >= 50, "brokers went down and up while children started")
 
         // The broker still serves after all that.
         try cluster.createTopic("after-spawns", partitions: 1)
@@ -77,12 +77,3 @@ struct DevKafkaClusterChildProcessTests {
     }
 }
 
-/// A value shared between the test and its threads.
-private final class Shared<Value: Sendable>: Sendable {
-    private let mutex: Mutex<Value>
-    init(_ value: Value) { mutex = Mutex(value) }
-    var value: Value {
-        get { mutex.withLock { $0 } }
-        set { mutex.withLock { $0 = newValue } }
-    }
-}

@@ -131,7 +131,6 @@ enum KafkaBenchmark {
                     // The two sequences take turns going first: the first consumer after the
                     // producers pays for fresh heap pages (page faults) that the second reuses.
                     for batched in fluxgateFirst ? [false, true] : [true, false] {
-                        _ = cpu.lap()
                         let seconds = try await consumeWithFluxgate(cluster, options, topic: fluxgateTopic, count: round.consumed, batched: batched, logger: logger)
                         if batched {
                             round.fluxgateBatchConsume = seconds
