@@ -53,11 +53,14 @@ enum MockBrokerSockets {
     private static func forEachSocket(boundTo ports: Set<Int>, _ body: (Int32) -> Bool) -> Int {
         guard !ports.isEmpty, let directory = opendir("/proc/self/fd") else { return 0 }
         defer { closedir(directory) }
+        // The name is read in place up to its NUL. Copying `d_name` (a 256-byte tuple) reads past
+        // the end of glibc's directory buffer when the entry is the last one in it and crashed a
+        // full test run (SIGSEGV in memcpy), the bug of Foundation's `Process.run()` (see
+        // ChildProcess in FluxgateTesting).
+        guard let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name) else { return 0 }
         var matched = 0
         while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
+            let name = String(cString: (UnsafeRawPointer(entry) + nameOffset).assumingMemoryBound(to: CChar.self))
             guard let descriptor = Int32(name), let port = localPort(of: descriptor), ports.contains(port) else {
                 continue
             }
